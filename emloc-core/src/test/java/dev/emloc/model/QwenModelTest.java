@@ -1,0 +1,316 @@
+package dev.emloc.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class QwenModelTest {
+
+    private static ModelConfig config;
+    private static QwenModel model;
+
+    @BeforeAll
+    static void load() {
+        config = RandomWeights.tinyConfig();
+        model = RandomWeights.model(config, 7);
+    }
+
+    @AfterAll
+    static void close() {
+        model.close();
+    }
+
+    private static NDArray ids(NDManager manager, int batch, int length, long seed) {
+        Random random = new Random(seed);
+        long[] values = new long[batch * length];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = random.nextInt(config.vocabSize());
+        }
+        return manager.create(values, new Shape(batch, length));
+    }
+
+    private static float maxAbsDiff(NDArray a, NDArray b) {
+        assertThat(a.getShape()).isEqualTo(b.getShape());
+        return a.sub(b).abs().max().getFloat();
+    }
+
+    @Test
+    void tokenByTokenThroughTheCacheEqualsOnePass() {
+        try (NDManager m = model.newRequestManager(); KvCache cache = model.newCache(m)) {
+            NDArray ids = ids(m, 1, 12, 1);
+            NDArray full = model.forward(ForwardRequest.tokens(ids).logits(Logits.all()).build()).logits(); // (1, 12, V)
+            float worst = 0;
+            for (int t = 0; t < 12; t++) {
+                NDArray step = ids.get(new NDIndex(":, {}:{}", t, t + 1));
+                ForwardResult result = model.forward(ForwardRequest.tokens(step).cache(cache).build());
+                worst = Math.max(worst, maxAbsDiff(result.logits(), full.get(new NDIndex(":, {}:{}", t, t + 1))));
+                assertThat(cache.positionOffset()).isEqualTo(t + 1);
+            }
+            assertThat(worst).isLessThanOrEqualTo(1e-4f);
+            for (int l = 0; l < config.numLayers(); l++) {
+                assertThat(cache.length(l)).isEqualTo(12);
+            }
+            assertThat(full.abs().max().getFloat()).as("logits are not trivially zero").isGreaterThan(0.1f);
+        }
+    }
+
+    @Test
+    void queryAfterAPrefixBuiltFromAContextEqualsContextPlusQueryInOnePass() {
+        try (NDManager m = model.newRequestManager()) {
+            NDArray context = ids(m, 1, 20, 2);
+            NDArray queries = ids(m, 3, 6, 3);
+            List<NDArray> keys = new ArrayList<>();
+            List<NDArray> values = new ArrayList<>();
+            int offset;
+            try (KvCache building = model.newCache(m)) {
+                model.forward(ForwardRequest.tokens(context).cache(building).logits(Logits.none()).build());
+                offset = building.positionOffset();
+                for (int l = 0; l < config.numLayers(); l++) {
+                    NDArray[] copy = building.copyOf(l, m);
+                    keys.add(copy[0]);
+                    values.add(copy[1]);
+                }
+            }
+            assertThat(offset).isEqualTo(20);
+            // Batch of three queries against one shared prefix of batch 1 (folded matmul path).
+            try (KvCache prefixed = KvCache.withPrefix(m, keys, values, offset)) {
+                NDArray batched = model.forward(ForwardRequest.tokens(queries).cache(prefixed).logits(Logits.all()).build())
+                        .logits();
+                assertThat(prefixed.prefixLength(0)).isEqualTo(20);
+                assertThat(prefixed.length(0)).isEqualTo(26);
+                for (int row = 0; row < 3; row++) {
+                    NDArray query = queries.get(new NDIndex("{}:{}", row, row + 1));
+                    NDArray joined = NDArrays.concat(new NDList(context, query), 1);
+                    NDArray onePass = model.forward(ForwardRequest.tokens(joined).logits(Logits.all()).build()).logits()
+                            .get(new NDIndex(":, 20:"));
+                    assertThat(maxAbsDiff(batched.get(new NDIndex("{}:{}", row, row + 1)), onePass)).isLessThanOrEqualTo(1e-4f);
+                }
+            }
+            assertThat(keys.get(0).isReleased()).as("a prefix is never closed by the cache").isFalse();
+        }
+    }
+
+    @Test
+    void startingAtAnyLayerFromTheRecordedHiddenStateReproducesTheLogits() {
+        try (NDManager m = model.newRequestManager(); KvCache cache = model.newCache(m)) {
+            model.forward(ForwardRequest.tokens(ids(m, 1, 9, 4)).cache(cache).logits(Logits.none()).build());
+            NDArray query = ids(m, 2, 5, 5);
+            ForwardResult reference = model.forward(ForwardRequest.tokens(query).cache(cache).readOnlyCache()
+                    .recordHiddenStates().logits(Logits.all()).build());
+            assertThat(cache.length(0)).as("read-only cache is unchanged").isEqualTo(9);
+            assertThat(reference.hiddenStates()).hasSize(config.numLayers());
+            for (int l = 0; l < config.numLayers(); l++) {
+                ForwardResult resumed = model.forward(ForwardRequest.fromLayer(l, reference.hiddenStates().get(l))
+                        .cache(cache).readOnlyCache().logits(Logits.all()).build());
+                assertThat(maxAbsDiff(resumed.logits(), reference.logits())).as("layer %d", l).isLessThanOrEqualTo(1e-5f);
+            }
+        }
+    }
+
+    @Test
+    void queryBlockingDoesNotChangeTheResult() {
+        long saved = Attention.scoreBlockBytes;
+        try (NDManager m = model.newRequestManager()) {
+            NDArray ids = ids(m, 2, 17, 6);
+            NDArray whole = model.forward(ForwardRequest.tokens(ids).logits(Logits.all()).build()).logits();
+            Attention.scoreBlockBytes = 1; // one query row per block
+            NDArray blocked = model.forward(ForwardRequest.tokens(ids).logits(Logits.all()).build()).logits();
+            assertThat(maxAbsDiff(whole, blocked)).isLessThanOrEqualTo(1e-5f);
+        } finally {
+            Attention.scoreBlockBytes = saved;
+        }
+    }
+
+    @Test
+    void attentionProbabilitiesHaveTheRightShapeRowsSumToOneAndRespectCausality() {
+        try (NDManager m = model.newRequestManager(); KvCache cache = model.newCache(m)) {
+            model.forward(ForwardRequest.tokens(ids(m, 1, 10, 7)).cache(cache).logits(Logits.none()).build());
+            int[] rows = {1, 3, 4};
+            ForwardResult result = model.forward(ForwardRequest.tokens(ids(m, 2, 5, 8)).cache(cache).readOnlyCache()
+                    .probe(AttentionProbe.of(rows, KeyRange.all())).logits(Logits.none()).build());
+            assertThat(result.attention()).containsOnlyKeys(0, 1, 2);
+            NDArray probs = result.attention().get(1);
+            assertThat(probs.getShape()).isEqualTo(new Shape(2, config.numHeads(), 3, 15));
+            float[] sums = probs.sum(new int[] {-1}).toFloatArray();
+            for (float sum : sums) {
+                assertThat(sum).isCloseTo(1f, org.assertj.core.data.Offset.offset(1e-5f));
+            }
+            // Query row 1 sits at key index 11: keys 12..14 are in its future.
+            assertThat(probs.get(new NDIndex(":, :, 0, 12:")).abs().max().getFloat()).isZero();
+            assertThat(probs.get(new NDIndex(":, :, 0, :12")).min().getFloat()).isGreaterThan(0f);
+
+            NDArray onlyAfterPrefix = model.forward(ForwardRequest.tokens(ids(m, 2, 5, 8)).cache(cache).readOnlyCache()
+                    .probe(AttentionProbe.of(rows, KeyRange.newTokens()).onlyLayers(2)).logits(Logits.none()).build())
+                    .attention().get(2);
+            assertThat(onlyAfterPrefix.getShape()).isEqualTo(new Shape(2, config.numHeads(), 3, 5));
+            assertThat(maxAbsDiff(onlyAfterPrefix, result.attention().get(2).get(new NDIndex("..., 10:"))))
+                    .isLessThanOrEqualTo(1e-6f);
+        }
+    }
+
+    /**
+     * Layer 0's attention probabilities recomputed in plain Java, in double precision, from the weights:
+     * RMSNorm, biased projections, rotary positions, grouped heads, scaling and causal softmax.
+     */
+    @Test
+    void attentionProbabilitiesMatchAPlainJavaComputation() {
+        int tokens = 6;
+        try (NDManager m = model.newRequestManager()) {
+            NDArray ids = ids(m, 1, tokens, 9);
+            int[] rows = {0, 1, 2, 3, 4, 5};
+            NDArray probs = model.forward(ForwardRequest.tokens(ids).probe(AttentionProbe.of(rows, KeyRange.all()).onlyLayers(0))
+                    .logits(Logits.none()).build()).attention().get(0);
+            double[][][] expected = referenceLayerZeroAttention(ids.toLongArray());
+            float[] actual = probs.toFloatArray(); // (1, H, T, T)
+            double worst = 0;
+            for (int h = 0; h < config.numHeads(); h++) {
+                for (int i = 0; i < tokens; i++) {
+                    for (int j = 0; j < tokens; j++) {
+                        worst = Math.max(worst, Math.abs(actual[(h * tokens + i) * tokens + j] - expected[h][i][j]));
+                    }
+                }
+            }
+            assertThat(worst).isLessThanOrEqualTo(2e-5);
+        }
+    }
+
+    private static double[][][] referenceLayerZeroAttention(long[] ids) {
+        var p = model.parameters();
+        int hidden = config.hiddenSize();
+        int d = config.headDim();
+        int heads = config.numHeads();
+        int kvHeads = config.numKvHeads();
+        int t = ids.length;
+        float[] embed = p.get(WeightNames.embedTokens()).toFloatArray();
+        float[] norm = p.get(WeightNames.layer(0, "input_layernorm.weight")).toFloatArray();
+        float[] wq = p.get(WeightNames.layer(0, "self_attn.q_proj.weight")).toFloatArray();
+        float[] bq = p.get(WeightNames.layer(0, "self_attn.q_proj.bias")).toFloatArray();
+        float[] wk = p.get(WeightNames.layer(0, "self_attn.k_proj.weight")).toFloatArray();
+        float[] bk = p.get(WeightNames.layer(0, "self_attn.k_proj.bias")).toFloatArray();
+        double[][] q = new double[t][heads * d];
+        double[][] k = new double[t][kvHeads * d];
+        for (int i = 0; i < t; i++) {
+            double[] x = new double[hidden];
+            double sq = 0;
+            for (int c = 0; c < hidden; c++) {
+                x[c] = embed[(int) ids[i] * hidden + c];
+                sq += x[c] * x[c];
+            }
+            double inv = 1 / Math.sqrt(sq / hidden + config.rmsNormEps());
+            for (int c = 0; c < hidden; c++) {
+                x[c] = x[c] * inv * norm[c];
+            }
+            for (int o = 0; o < heads * d; o++) {
+                double s = bq[o];
+                for (int c = 0; c < hidden; c++) {
+                    s += wq[o * hidden + c] * x[c];
+                }
+                q[i][o] = s;
+            }
+            for (int o = 0; o < kvHeads * d; o++) {
+                double s = bk[o];
+                for (int c = 0; c < hidden; c++) {
+                    s += wk[o * hidden + c] * x[c];
+                }
+                k[i][o] = s;
+            }
+            rotate(q[i], heads, d, i);
+            rotate(k[i], kvHeads, d, i);
+        }
+        double[][][] probs = new double[heads][t][t];
+        for (int h = 0; h < heads; h++) {
+            int g = h / (heads / kvHeads);
+            for (int i = 0; i < t; i++) {
+                double[] scores = new double[i + 1];
+                double max = Double.NEGATIVE_INFINITY;
+                for (int j = 0; j <= i; j++) {
+                    double s = 0;
+                    for (int c = 0; c < d; c++) {
+                        s += q[i][h * d + c] * k[j][g * d + c];
+                    }
+                    scores[j] = s / Math.sqrt(d);
+                    max = Math.max(max, scores[j]);
+                }
+                double total = 0;
+                for (int j = 0; j <= i; j++) {
+                    scores[j] = Math.exp(scores[j] - max);
+                    total += scores[j];
+                }
+                for (int j = 0; j <= i; j++) {
+                    probs[h][i][j] = scores[j] / total;
+                }
+            }
+        }
+        return probs;
+    }
+
+    /** Text RoPE: pair (c, c + d/2) of each head rotated by position * theta^(-2c/d). */
+    private static void rotate(double[] v, int heads, int d, int position) {
+        for (int h = 0; h < heads; h++) {
+            for (int c = 0; c < d / 2; c++) {
+                double angle = position * Math.pow(config.ropeTheta(), -2.0 * c / d);
+                double a = v[h * d + c];
+                double b = v[h * d + c + d / 2];
+                v[h * d + c] = a * Math.cos(angle) - b * Math.sin(angle);
+                v[h * d + c + d / 2] = b * Math.cos(angle) + a * Math.sin(angle);
+            }
+        }
+    }
+
+    @Test
+    void forwardRunsUnderAGradientCollectorAndItsGradientMatchesFiniteDifferences() {
+        String name = WeightNames.layer(1, "self_attn.q_proj.weight");
+        int element = 37;
+        float eps = 1e-2f;
+        try (QwenModel trainable = RandomWeights.model(config, 11);
+                QwenModel plus = RandomWeights.model(config, 11, name, element, eps);
+                QwenModel minus = RandomWeights.model(config, 11, name, element, -eps);
+                NDManager m = trainable.newRequestManager()) {
+            trainable.parameters().values().forEach(w -> w.setRequiresGradient(true));
+            NDArray ids = ids(m, 2, 7, 12);
+            NDArray direction = m.randomNormal(new Shape(2, 7, config.vocabSize()));
+            float analytic;
+            try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                NDArray logits = trainable.forward(ForwardRequest.tokens(ids).logits(Logits.all()).training().build()).logits();
+                collector.backward(logits.mul(direction).sum());
+                analytic = trainable.parameters().get(name).getGradient().toFloatArray()[element];
+            }
+            float lossPlus = plus.forward(ForwardRequest.tokens(ids).logits(Logits.all()).outputManager(m).build()).logits()
+                    .mul(direction).sum().getFloat();
+            float lossMinus = minus.forward(ForwardRequest.tokens(ids).logits(Logits.all()).outputManager(m).build()).logits()
+                    .mul(direction).sum().getFloat();
+            float numeric = (lossPlus - lossMinus) / (2 * eps);
+            assertThat(Math.abs(analytic)).isGreaterThan(1e-3f);
+            assertThat(analytic).isCloseTo(numeric, org.assertj.core.data.Percentage.withPercentage(3));
+            assertThat(GradMode.isEnabledOnThisThread()).isFalse();
+        }
+    }
+
+    @Test
+    void badRequestsAreRefusedWithClearMessages() {
+        try (NDManager m = model.newRequestManager()) {
+            NDArray ids = ids(m, 1, 4, 13);
+            assertThatThrownBy(() -> model.forward(ForwardRequest.tokens(ids).positionIds(m.zeros(new Shape(3, 1, 5))).build()))
+                    .hasMessageContaining("(3, 1, 4)");
+            assertThatThrownBy(() -> model.forward(ForwardRequest.fromLayer(config.numLayers(), m.zeros(new Shape(1, 4, 64))).build()))
+                    .hasMessageContaining("Start layer");
+            assertThatThrownBy(() -> model.forward(ForwardRequest.tokens(ids).logits(Logits.at(4)).build()))
+                    .hasMessageContaining("outside the 4 tokens");
+        }
+    }
+}
