@@ -67,8 +67,7 @@ public final class Generator {
                 }
             }
             if (!stops.stopped()) {
-                stops.accept(detokenizer.flush());
-                String rest = stops.finish();
+                String rest = stops.accept(detokenizer.flush()) + stops.finish();
                 if (!rest.isEmpty()) {
                     request.listener().onToken(-1, rest);
                 }

@@ -75,9 +75,11 @@ final class StopStrings {
     /** Length of the longest suffix of the text that is a proper prefix of some stop string. */
     private int heldBack() {
         int held = 0;
+        int tail = Math.min(text.length(), longestStop());
+        String end = text.substring(text.length() - tail);
         for (String stop : stops) {
-            for (int k = Math.min(stop.length() - 1, text.length()); k > held; k--) {
-                if (text.regionMatches(text.length() - k, stop, 0, k)) {
+            for (int k = Math.min(stop.length() - 1, tail); k > held; k--) {
+                if (end.regionMatches(tail - k, stop, 0, k)) {
                     held = k;
                     break;
                 }

@@ -275,6 +275,14 @@ public final class QwenModel implements AutoCloseable {
                 + ", device=" + device() + ", dtype=" + dtype + "]";
     }
 
+    /**
+     * Native arrays currently held under the model's manager: the weights plus whatever live requests
+     * hold. Equal before and after a request when nothing leaks.
+     */
+    public int liveArrayCount() {
+        return ((ai.djl.ndarray.BaseNDManager) manager).getManagedArrays().size();
+    }
+
     /** Number of parameters, counting a tied LM head once. */
     public long parameterCount() {
         return parameters.values().stream().mapToLong(a -> a.getShape().size()).sum();

@@ -7,12 +7,12 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 
 /** Seeded in-memory weights for model tests: values depend only on (seed, tensor name). */
-final class RandomWeights {
+public final class RandomWeights {
 
     private RandomWeights() {
     }
 
-    static QwenModel model(ModelConfig config, long seed) {
+    public static QwenModel model(ModelConfig config, long seed) {
         return model(config, seed, null, 0, 0f);
     }
 
@@ -35,7 +35,7 @@ final class RandomWeights {
         });
     }
 
-    static ModelConfig tinyConfig() {
+    public static ModelConfig tinyConfig() {
         return ModelConfig.builder().vocabSize(97).hiddenSize(64).intermediateSize(48).numLayers(3).numHeads(4).numKvHeads(2)
                 .mropeSection(java.util.List.of(2, 3, 3)).ropeTheta(10000).build();
     }
