@@ -302,6 +302,24 @@ class QwenModelTest {
     }
 
     @Test
+    void aWorkerThreadRunsInferenceWithAutogradOff() throws Exception {
+        java.util.concurrent.ExecutorService worker = java.util.concurrent.Executors.newSingleThreadExecutor();
+        try {
+            boolean[] modes = worker.submit(() -> {
+                boolean fresh = GradMode.isEnabledOnThisThread();
+                try (NDManager m = model.newRequestManager()) {
+                    model.forward(ForwardRequest.tokens(ids(m, 1, 3, 14)).build());
+                }
+                return new boolean[] {fresh, GradMode.isEnabledOnThisThread()};
+            }).get();
+            assertThat(modes[0]).as("libtorch starts new threads with grad mode on").isTrue();
+            assertThat(modes[1]).as("a forward switches it off").isFalse();
+        } finally {
+            worker.shutdownNow();
+        }
+    }
+
+    @Test
     void badRequestsAreRefusedWithClearMessages() {
         try (NDManager m = model.newRequestManager()) {
             NDArray ids = ids(m, 1, 4, 13);
