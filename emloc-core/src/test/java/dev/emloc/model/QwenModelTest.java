@@ -123,6 +123,20 @@ class QwenModelTest {
     }
 
     @Test
+    void forTextAPlainQwen2ModelAndItsQwen2VlTwinGiveTheSameLogits() {
+        ModelConfig text = ModelConfig.builder().modelType("qwen2").vocabSize(config.vocabSize()).hiddenSize(config.hiddenSize())
+                .intermediateSize(config.intermediateSize()).numLayers(config.numLayers()).numHeads(config.numHeads())
+                .numKvHeads(config.numKvHeads()).ropeTheta(config.ropeTheta()).build();
+        assertThat(text.mropeSection()).containsExactly(8, 0, 0);
+        try (QwenModel plain = RandomWeights.model(text, 7); NDManager m = model.newRequestManager()) {
+            NDArray ids = ids(m, 1, 11, 15);
+            NDArray a = model.forward(ForwardRequest.tokens(ids).logits(Logits.all()).build()).logits();
+            NDArray b = plain.forward(ForwardRequest.tokens(ids).logits(Logits.all()).outputManager(m).build()).logits();
+            assertThat(maxAbsDiff(a, b)).isLessThanOrEqualTo(1e-5f);
+        }
+    }
+
+    @Test
     void queryBlockingDoesNotChangeTheResult() {
         long saved = Attention.scoreBlockBytes;
         try (NDManager m = model.newRequestManager()) {
@@ -165,18 +179,26 @@ class QwenModelTest {
 
     /**
      * Layer 0's attention probabilities recomputed in plain Java, in double precision, from the weights:
-     * RMSNorm, biased projections, rotary positions, grouped heads, scaling and causal softmax.
+     * RMSNorm, biased projections, multimodal rotary positions (three different components, as an image
+     * has), grouped heads, scaling and causal softmax.
      */
     @Test
     void attentionProbabilitiesMatchAPlainJavaComputation() {
         int tokens = 6;
+        // text, text, a 2x2 "image" at temporal 2 (h, w vary), then text continuing from max + 1
+        long[][] positions = {{0, 1, 2, 2, 2, 2}, {0, 1, 2, 2, 3, 3}, {0, 1, 2, 3, 2, 3}};
         try (NDManager m = model.newRequestManager()) {
             NDArray ids = ids(m, 1, tokens, 9);
+            long[] flat = new long[3 * tokens];
+            for (int c = 0; c < 3; c++) {
+                System.arraycopy(positions[c], 0, flat, c * tokens, tokens);
+            }
             int[] rows = {0, 1, 2, 3, 4, 5};
-            NDArray probs = model.forward(ForwardRequest.tokens(ids).probe(AttentionProbe.of(rows, KeyRange.all()).onlyLayers(0))
-                    .logits(Logits.none()).build()).attention().get(0);
-            double[][][] expected = referenceLayerZeroAttention(ids.toLongArray());
-            float[] actual = probs.toFloatArray(); // (1, H, T, T)
+            ForwardResult result = model.forward(ForwardRequest.tokens(ids).positionIds(m.create(flat, new Shape(3, 1, tokens)))
+                    .probe(AttentionProbe.of(rows, KeyRange.all()).onlyLayers(0)).logits(Logits.none()).build());
+            assertThat(result.nextPositionOffset()).isEqualTo(4);
+            double[][][] expected = referenceLayerZeroAttention(ids.toLongArray(), positions);
+            float[] actual = result.attention().get(0).toFloatArray(); // (1, H, T, T)
             double worst = 0;
             for (int h = 0; h < config.numHeads(); h++) {
                 for (int i = 0; i < tokens; i++) {
@@ -189,7 +211,7 @@ class QwenModelTest {
         }
     }
 
-    private static double[][][] referenceLayerZeroAttention(long[] ids) {
+    private static double[][][] referenceLayerZeroAttention(long[] ids, long[][] positions) {
         var p = model.parameters();
         int hidden = config.hiddenSize();
         int d = config.headDim();
@@ -229,8 +251,9 @@ class QwenModelTest {
                 }
                 k[i][o] = s;
             }
-            rotate(q[i], heads, d, i);
-            rotate(k[i], kvHeads, d, i);
+            long[] position = {positions[0][i], positions[1][i], positions[2][i]};
+            rotate(q[i], heads, d, position);
+            rotate(k[i], kvHeads, d, position);
         }
         double[][][] probs = new double[heads][t][t];
         for (int h = 0; h < heads; h++) {
@@ -259,11 +282,16 @@ class QwenModelTest {
         return probs;
     }
 
-    /** Text RoPE: pair (c, c + d/2) of each head rotated by position * theta^(-2c/d). */
-    private static void rotate(double[] v, int heads, int d, int position) {
+    /**
+     * Multimodal RoPE: pair (c, c + d/2) of each head rotated by position[component(c)] * theta^(-2c/d),
+     * where frequency c belongs to the t, h or w component by the mrope sections.
+     */
+    private static void rotate(double[] v, int heads, int d, long[] position) {
+        List<Integer> section = config.mropeSection();
         for (int h = 0; h < heads; h++) {
             for (int c = 0; c < d / 2; c++) {
-                double angle = position * Math.pow(config.ropeTheta(), -2.0 * c / d);
+                int component = c < section.get(0) ? 0 : c < section.get(0) + section.get(1) ? 1 : 2;
+                double angle = position[component] * Math.pow(config.ropeTheta(), -2.0 * c / d);
                 double a = v[h * d + c];
                 double b = v[h * d + c + d / 2];
                 v[h * d + c] = a * Math.cos(angle) - b * Math.sin(angle);
