@@ -131,17 +131,29 @@ final class Attention {
         long group = shape.get(2);
         long rows = shape.get(3);
         NDArray queries = qBlock.reshape(batch, numKvHeads, group * rows, headDim);
+        NDArray scores = scores(queries, segments, group, rows, totalKeys);
+        if (firstQuery < totalKeys - 1) { // some key lies after the first query
+            NDArray positions = queries.getManager().arange(firstQuery, firstQuery + (int) rows, 1, DataType.INT32,
+                    queries.getDevice());
+            scores = scores.add(futureMask(positions, totalKeys));
+        }
+        return scores.softmax(-1).toType(dtype, false).reshape(batch, numKvHeads, group * rows, totalKeys);
+    }
+
+    /**
+     * Float32 scores of stacked queries against every key segment.
+     *
+     * @param queries {@code (B, G, r*rows, D)}, already scaled
+     * @return {@code (B, G, r, rows, S)}
+     */
+    private NDArray scores(NDArray queries, List<NDArray[]> segments, long group, long rows, int totalKeys) {
         NDList parts = new NDList();
         for (NDArray[] segment : segments) {
             parts.add(batchedMatMul(queries, segment[0].transpose(0, 1, 3, 2)));
         }
-        NDArray scores = (parts.size() == 1 ? parts.singletonOrThrow() : NDArrays.concat(parts, -1))
+        return (parts.size() == 1 ? parts.singletonOrThrow() : NDArrays.concat(parts, -1))
                 .toType(DataType.FLOAT32, false)
-                .reshape(batch, numKvHeads, group, rows, totalKeys);
-        if (firstQuery < totalKeys - 1) { // some key lies after the first query
-            scores = scores.add(causalMask(queries.getManager(), firstQuery, rows, totalKeys, queries));
-        }
-        return scores.softmax(-1).toType(dtype, false).reshape(batch, numKvHeads, group * rows, totalKeys);
+                .reshape(queries.getShape().get(0), numKvHeads, group, rows, totalKeys);
     }
 
     /** {@code probs @ V} summed over segments: {@code (B, G, rows, D)}. */
@@ -177,12 +189,16 @@ final class Attention {
         return product.reshape(as.get(1), batch, as.get(2), n).transpose(1, 0, 2, 3);
     }
 
-    /** Additive mask {@code (rows, S)}: 0 where key {@code j <= firstQuery + i}, a huge negative elsewhere. */
-    private static NDArray causalMask(NDManager manager, int firstQuery, long rows, int totalKeys, NDArray like) {
-        NDArray keys = manager.arange(0, totalKeys, 1, DataType.INT32, like.getDevice()).reshape(1, totalKeys);
-        NDArray queries = manager.arange(firstQuery, firstQuery + (int) rows, 1, DataType.INT32, like.getDevice())
-                .reshape(rows, 1);
-        return keys.gt(queries).toType(DataType.FLOAT32, false).mul(MASKED);
+    /**
+     * Additive mask {@code (rows, S)}: 0 where key {@code j <= position of row i}, a huge negative elsewhere.
+     *
+     * @param queryPositions absolute key index of each query row, {@code (rows)} int32
+     */
+    private static NDArray futureMask(NDArray queryPositions, int totalKeys) {
+        long rows = queryPositions.getShape().get(0);
+        NDArray keys = queryPositions.getManager().arange(0, totalKeys, 1, DataType.INT32, queryPositions.getDevice())
+                .reshape(1, totalKeys);
+        return keys.gt(queryPositions.reshape(rows, 1)).toType(DataType.FLOAT32, false).mul(MASKED);
     }
 
     /** Attention probabilities of the probe's rows onto its key range: {@code (B, H, rows, keys)} float32. */
@@ -201,16 +217,8 @@ final class Attention {
         NDArray index = manager.create(rows).toType(DataType.INT64, false).toDevice(grouped.getDevice(), false);
         NDArray selected = grouped.get(new NDIndex(":, :, :, {}", index)); // (B, G, r, n, D)
         NDArray queries = selected.reshape(batch, numKvHeads, (long) group * rows.length, headDim);
-        NDList parts = new NDList();
-        for (NDArray[] segment : segments) {
-            parts.add(batchedMatMul(queries, segment[0].transpose(0, 1, 3, 2)));
-        }
-        NDArray scores = (parts.size() == 1 ? parts.singletonOrThrow() : NDArrays.concat(parts, -1))
-                .toType(DataType.FLOAT32, false)
-                .reshape(batch, numKvHeads, group, rows.length, totalKeys);
-        NDArray keyIndex = manager.arange(0, totalKeys, 1, DataType.INT32, grouped.getDevice()).reshape(1, totalKeys);
-        NDArray queryIndex = index.toType(DataType.INT32, false).add(past).reshape(rows.length, 1);
-        NDArray mask = keyIndex.gt(queryIndex).toType(DataType.FLOAT32, false).mul(MASKED);
+        NDArray scores = scores(queries, segments, group, rows.length, totalKeys);
+        NDArray mask = futureMask(index.toType(DataType.INT32, false).add(past), totalKeys);
         NDArray probs = scores.add(mask).softmax(-1);
         return probs.get(new NDIndex("..., {}:{}", range[0], range[1]))
                 .reshape(batch, numHeads, rows.length, range[1] - range[0]);
