@@ -127,7 +127,7 @@ class ChatFormatTest {
 
     @Test
     void messagesRequireRoleAndContent() {
-        assertThatThrownBy(() -> new ChatMessage(ChatMessage.Role.USER, null))
+        assertThatThrownBy(() -> new ChatMessage(ChatMessage.Role.USER, (String) null))
                 .isInstanceOf(NullPointerException.class)
                 .hasMessageContaining("user message");
         assertThat(ChatMessage.assistant("ok")).isEqualTo(new ChatMessage(ChatMessage.Role.ASSISTANT, "ok"));
