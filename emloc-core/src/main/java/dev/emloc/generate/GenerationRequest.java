@@ -3,6 +3,7 @@ package dev.emloc.generate;
 import java.util.Objects;
 import java.util.function.BooleanSupplier;
 
+import ai.djl.ndarray.NDArray;
 import dev.emloc.model.KvCache;
 
 /**
@@ -16,8 +17,12 @@ public final class GenerationRequest {
     private final GenerationSettings settings;
     private final TokenListener listener;
     private final BooleanSupplier cancelled;
+    private final NDArray promptEmbeddings;
+    private final NDArray promptPositions;
 
     private GenerationRequest(Builder b) {
+        this.promptEmbeddings = b.promptEmbeddings;
+        this.promptPositions = b.promptPositions;
         this.promptIds = b.promptIds;
         this.cache = b.cache;
         this.settings = b.settings;
@@ -39,6 +44,8 @@ public final class GenerationRequest {
     GenerationSettings settings() { return settings; }
     TokenListener listener() { return listener; }
     BooleanSupplier cancelled() { return cancelled; }
+    NDArray promptEmbeddings() { return promptEmbeddings; }
+    NDArray promptPositions() { return promptPositions; }
 
     public static final class Builder {
         private final long[] promptIds;
@@ -46,6 +53,8 @@ public final class GenerationRequest {
         private KvCache cache;
         private TokenListener listener = (id, text) -> { };
         private BooleanSupplier cancelled = () -> false;
+        private NDArray promptEmbeddings;
+        private NDArray promptPositions;
 
         private Builder(long[] promptIds, GenerationSettings settings) {
             this.promptIds = promptIds;
@@ -60,7 +69,25 @@ public final class GenerationRequest {
         /** Checked before every token; when it answers true generation ends with {@link FinishReason#CANCELLED}. */
         public Builder cancelled(BooleanSupplier cancelled) { this.cancelled = Objects.requireNonNull(cancelled); return this; }
 
+        /**
+         * Prefill from these embeddings {@code (1, T, hidden)} and position ids {@code (3, 1, T)} instead of
+         * embedding the prompt ids: a prompt with images, whose pad tokens were replaced by vision embeddings.
+         * The prompt ids must still be given (same T); later tokens continue from the largest position + 1.
+         */
+        public Builder multimodalPrompt(NDArray embeddings, NDArray positionIds) {
+            this.promptEmbeddings = Objects.requireNonNull(embeddings, "embeddings");
+            this.promptPositions = Objects.requireNonNull(positionIds, "positionIds");
+            return this;
+        }
+
         public GenerationRequest build() {
+            if (promptEmbeddings != null) {
+                long t = promptEmbeddings.getShape().get(1);
+                if (t != promptIds.length || promptPositions.getShape().get(2) != t) {
+                    throw new IllegalArgumentException("Prompt embeddings " + promptEmbeddings.getShape() + " and positions "
+                            + promptPositions.getShape() + " must cover the " + promptIds.length + " prompt ids");
+                }
+            }
             return new GenerationRequest(this);
         }
     }

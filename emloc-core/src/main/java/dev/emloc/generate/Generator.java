@@ -43,7 +43,8 @@ public final class Generator {
             IncrementalDetokenizer detokenizer = new IncrementalDetokenizer(tokenizer, true);
             long[] generated = new long[settings.maxNewTokens()];
             int count = 0;
-            float[] logits = step(manager, cache, request.promptIds());
+            float[] logits = request.promptEmbeddings() == null ? step(manager, cache, request.promptIds())
+                    : prefill(manager, cache, request.promptEmbeddings(), request.promptPositions());
             FinishReason reason = FinishReason.LENGTH;
             while (count < settings.maxNewTokens()) {
                 if (request.cancelled().getAsBoolean()) {
@@ -73,6 +74,14 @@ public final class Generator {
                 }
             }
             return new Generation(Arrays.copyOf(generated, count), stops.text(), reason, request.promptIds().length);
+        }
+    }
+
+    /** Feeds prepared embeddings with explicit positions through the model; returns the last position's logits. */
+    private float[] prefill(NDManager requestManager, KvCache cache, NDArray embeddings, NDArray positions) {
+        try (NDManager step = requestManager.newSubManager()) {
+            return model.forward(ForwardRequest.embeddings(embeddings).positionIds(positions).cache(cache)
+                    .logits(Logits.last()).outputManager(step).build()).logits().toFloatArray();
         }
     }
 
