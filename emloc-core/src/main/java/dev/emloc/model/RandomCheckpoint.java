@@ -14,6 +14,7 @@ import java.util.TreeMap;
 import java.util.stream.Stream;
 
 import ai.djl.ndarray.types.Shape;
+import dev.emloc.vision.VisionConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import tools.jackson.databind.ObjectMapper;
@@ -28,8 +29,10 @@ import tools.jackson.databind.node.ObjectNode;
  * <p>Every tensor draws from its own generator, seeded from the builder's seed and the tensor's name, so a value
  * depends only on (seed, name, index): the same seed gives the same float32 values whatever the dtype (up to its
  * rounding) or the number of shards. Matrices and biases are {@code N(0, initStd)}, RMSNorm weights
- * {@code 1 + N(0, normStd)}. Tensors are generated and written in chunks, so a Qwen2-0.5B shape needs a few MB of
- * heap.
+ * {@code 1 + N(0, normStd)}. With {@link Builder#vision} the checkpoint also holds a Qwen2-VL vision tower
+ * ({@link WeightNames#visionShapes}, drawn the same way: LayerNorm scales {@code 1 + N(0, normStd)}, everything else
+ * {@code N(0, initStd)}) and {@code config.json} its {@code vision_config}. Tensors are generated and written in
+ * chunks, so a Qwen2-0.5B shape needs a few MB of heap.
  *
  * <pre>{@code
  * RandomCheckpoint.builder(config).seed(7).dtype(StorageType.BF16).shards(3)
@@ -66,6 +69,7 @@ public final class RandomCheckpoint {
         private double normStd = 0.05;
         private List<Integer> eosTokenIds;
         private TokenizerWriter tokenizer;
+        private VisionConfig vision;
 
         private Builder(ModelConfig config) {
             this.config = Objects.requireNonNull(config, "config");
@@ -116,6 +120,12 @@ public final class RandomCheckpoint {
             return this;
         }
 
+        /** Adds a vision tower of this shape: its weights, and {@code vision_config} in {@code config.json}. */
+        public Builder vision(VisionConfig vision) {
+            this.vision = Objects.requireNonNull(vision, "vision");
+            return this;
+        }
+
         /** Copies an existing {@code tokenizer.json} into the checkpoint. */
         public Builder tokenizer(Path tokenizerJson) {
             Objects.requireNonNull(tokenizerJson, "tokenizerJson");
@@ -138,7 +148,10 @@ public final class RandomCheckpoint {
                 throw new IllegalStateException("A checkpoint needs a tokenizer.json: call tokenizer(Path) or tokenizer(TokenizerWriter)");
             }
             long started = System.nanoTime();
-            Map<String, Shape> shapes = WeightNames.languageModelShapes(config);
+            Map<String, Shape> shapes = new LinkedHashMap<>(WeightNames.languageModelShapes(config));
+            if (vision != null) {
+                shapes.putAll(WeightNames.visionShapes(vision));
+            }
             if (shards > shapes.size()) {
                 throw new IllegalArgumentException("Cannot split " + shapes.size() + " tensors into " + shards + " shards");
             }
@@ -167,6 +180,9 @@ public final class RandomCheckpoint {
         private void writeConfig(Path directory) throws IOException {
             ObjectNode tree = (ObjectNode) JSON.readTree(config.toJson());
             tree.put("torch_dtype", dtype.torchName());
+            if (vision != null) {
+                tree.set("vision_config", JSON.valueToTree(vision.toMap()));
+            }
             Files.writeString(directory.resolve(Checkpoint.CONFIG_FILE),
                     JSON.writerWithDefaultPrettyPrinter().writeValueAsString(tree), StandardCharsets.UTF_8);
         }
@@ -197,7 +213,7 @@ public final class RandomCheckpoint {
         }
 
         private void writeTensor(SafetensorsWriter writer, String name, Shape shape) {
-            boolean norm = shape.dimension() == 1 && name.endsWith("norm.weight");
+            boolean norm = shape.dimension() == 1 && WeightNames.isNormWeight(name);
             double mean = norm ? 1.0 : 0.0;
             double std = norm ? normStd : initStd;
             SplittableRandom random = new SplittableRandom(tensorSeed(seed, name));
