@@ -84,7 +84,9 @@ public final class QwenModel implements AutoCloseable {
                     + shape);
         }
         if (array.getDataType() != dtype) {
-            array = array.toType(dtype, false);
+            NDArray source = array;
+            array = source.toType(dtype, false);
+            source.close(); // keep one copy of each weight, in the model's dtype
         }
         array.attach(manager);
         NDScope.unregister(array);
