@@ -84,9 +84,9 @@ public final class QwenModel implements AutoCloseable {
                     + shape);
         }
         if (array.getDataType() != dtype) {
-            NDArray source = array;
-            array = source.toType(dtype, false);
-            source.close(); // keep one copy of each weight, in the model's dtype
+            NDArray original = array;
+            array = original.toType(dtype, false);
+            original.close(); // keep one copy of each weight, in the model's dtype
         }
         array.attach(manager);
         NDScope.unregister(array);

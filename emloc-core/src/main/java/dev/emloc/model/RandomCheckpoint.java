@@ -14,6 +14,7 @@ import java.util.TreeMap;
 import java.util.stream.Stream;
 
 import ai.djl.ndarray.types.Shape;
+import dev.emloc.vision.PreprocessorConfig;
 import dev.emloc.vision.VisionConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -70,6 +71,7 @@ public final class RandomCheckpoint {
         private List<Integer> eosTokenIds;
         private TokenizerWriter tokenizer;
         private VisionConfig vision;
+        private PreprocessorConfig preprocessor;
 
         private Builder(ModelConfig config) {
             this.config = Objects.requireNonNull(config, "config");
@@ -120,7 +122,11 @@ public final class RandomCheckpoint {
             return this;
         }
 
-        /** Adds a vision tower of this shape: its weights, and {@code vision_config} in {@code config.json}. */
+        /**
+         * Adds a vision tower of this shape: its weights, {@code vision_config} in {@code config.json}, and a
+         * {@code preprocessor_config.json} (Qwen2-VL defaults with the tower's patch, merge and temporal sizes,
+         * unless {@link #preprocessor} gives another).
+         */
         public Builder vision(VisionConfig vision) {
             this.vision = Objects.requireNonNull(vision, "vision");
             return this;
@@ -137,6 +143,20 @@ public final class RandomCheckpoint {
         public Builder tokenizer(TokenizerWriter writer) {
             this.tokenizer = Objects.requireNonNull(writer, "writer");
             return this;
+        }
+
+        /** The {@code preprocessor_config.json} written with a vision tower. */
+        public Builder preprocessor(PreprocessorConfig preprocessor) {
+            this.preprocessor = Objects.requireNonNull(preprocessor, "preprocessor");
+            return this;
+        }
+
+        private PreprocessorConfig preprocessorConfig() {
+            if (preprocessor != null) {
+                return preprocessor;
+            }
+            return PreprocessorConfig.qwen2VlDefaults().mutate().patchSize(vision.patchSize())
+                    .mergeSize(vision.spatialMergeSize()).temporalPatchSize(vision.temporalPatchSize()).build();
         }
 
         /**
@@ -160,6 +180,9 @@ public final class RandomCheckpoint {
                 refuseExistingWeights(directory);
                 writeConfig(directory);
                 writeWeights(directory, shapes);
+                if (vision != null) {
+                    Files.writeString(directory.resolve(PreprocessorConfig.FILE_NAME), preprocessorConfig().toJson());
+                }
                 List<Integer> eos = eosTokenIds != null ? eosTokenIds
                         : config.eosTokenId() >= 0 ? List.of(config.eosTokenId()) : List.of();
                 Files.writeString(directory.resolve(Checkpoint.GENERATION_CONFIG_FILE), GenerationDefaults.greedy(eos).toJson());
