@@ -77,6 +77,8 @@ public final class VisionBenchmark {
             }
             double pre = EngineBenchmark.median(preprocessMs);
             double enc = EngineBenchmark.median(towerMs);
+            double towerFlops = towerFlops(tower, patches);
+            double peak = EngineBenchmark.matmulFlops(manager, 2048, runs);
             Map<String, Object> result = new LinkedHashMap<>();
             result.put("benchmark", "vision");
             result.put("date", Instant.now().toString());
@@ -90,13 +92,36 @@ public final class VisionBenchmark {
             result.put("medianTowerMillis", enc);
             result.put("imagesPerSecond", 1000.0 / (pre + enc));
             result.put("preprocessingFraction", pre / (pre + enc));
+            result.put("towerModelFlops", towerFlops);
+            result.put("towerFlopsPerSecond", towerFlops / (enc / 1000));
+            result.put("matmulFlopsPerSecond", peak);
+            result.put("towerFractionOfMatmulPeak", towerFlops / (enc / 1000) / peak);
             result.put("target", "preprocessingFraction <= 0.10");
             log("%.3f images/s; preprocessing %.1f ms = %.2f%% of %.0f ms", 1000.0 / (pre + enc), pre, 100 * pre / (pre + enc),
                     pre + enc);
+            log("tower %.1f GFLOP/s = %.0f%% of the same run's float32 matmul (%.1f GFLOP/s)", towerFlops / enc / 1e6,
+                    100 * towerFlops / (enc / 1000) / peak, peak / 1e9);
             Files.createDirectories(out.toAbsolutePath().getParent());
             Files.writeString(out, JsonMapper.builder().build().writerWithDefaultPrettyPrinter().writeValueAsString(result));
             log("wrote %s", out.toAbsolutePath());
         }
+    }
+
+    /**
+     * Useful FLOPs of one encode: every block and patch-embedding weight once per patch, the merger once per
+     * merged token, and full (non-causal) attention within the image.
+     */
+    static double towerFlops(VisionTower tower, int patches) {
+        double flops = 0;
+        for (Map.Entry<String, NDArray> weight : tower.parameters().entrySet()) {
+            if (weight.getValue().getShape().dimension() < 2) {
+                continue;
+            }
+            double rows = weight.getKey().contains("merger") ? patches / 4.0 : patches;
+            flops += 2 * rows * weight.getValue().getShape().size();
+        }
+        VisionConfig c = tower.config();
+        return flops + c.depth() * 4.0 * patches * (double) patches * c.embedDim();
     }
 
     /** A colourful, not trivially compressible test picture. */
