@@ -116,7 +116,7 @@ class ImageProcessorTest {
     }
 
     @Test
-    void matchesTransformersBitForBit() throws Exception {
+    void matchesPillowAndNumpyFollowingTransformersStepsBitForBit() throws Exception {
         // Reference: Pillow 9.4 resize (56, 56) BICUBIC of the 60x50 pattern, then numpy as in transformers:
         // (x.astype(float64) * (1/255)).astype(float32), (x - mean_f32) / std_f32, the (0,3,6,4,7,2,1,5,8) transpose.
         ProcessedVision vision = ImageProcessor.qwen2VlDefaults().processImage(BicubicResamplerTest.pattern(60, 50));
