@@ -123,6 +123,15 @@ public record ModelConfig(
 
     /** Reads and validates {@code config.json}. */
     public static ModelConfig read(Path configJson) {
+        return fromJson(readTree(configJson));
+    }
+
+    /**
+     * The parsed tree of a {@code config.json}, for readers of its other sections (e.g. {@code vision_config}).
+     *
+     * @throws CheckpointException when the file is missing, unreadable or not JSON
+     */
+    public static JsonNode readTree(Path configJson) {
         String text;
         try {
             text = Files.readString(configJson);
@@ -133,7 +142,7 @@ public record ModelConfig(
             throw new CheckpointException("Cannot read " + configJson + ": " + e.getMessage(), e);
         }
         try {
-            return fromJson(JSON.readTree(text));
+            return JSON.readTree(text);
         } catch (JacksonException e) {
             throw new CheckpointException("config.json at " + configJson + " is not valid JSON: " + e.getOriginalMessage(), e);
         }

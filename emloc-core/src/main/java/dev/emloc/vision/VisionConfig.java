@@ -1,15 +1,12 @@
 package dev.emloc.vision;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 
 import dev.emloc.model.CheckpointException;
-import tools.jackson.core.JacksonException;
+import dev.emloc.model.ModelConfig;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.ObjectMapper;
 import tools.jackson.databind.json.JsonMapper;
@@ -118,20 +115,7 @@ public record VisionConfig(
      * @throws CheckpointException when the file cannot be read, is not JSON, or its {@code vision_config} is invalid
      */
     public static Optional<VisionConfig> read(Path configJson) {
-        String text;
-        try {
-            text = Files.readString(configJson);
-        } catch (NoSuchFileException e) {
-            throw new CheckpointException("Missing config.json: " + configJson
-                    + " does not exist; point at a Hugging Face checkpoint directory that contains it");
-        } catch (IOException e) {
-            throw new CheckpointException("Cannot read " + configJson + ": " + e.getMessage(), e);
-        }
-        try {
-            return fromJson(JSON.readTree(text));
-        } catch (JacksonException e) {
-            throw new CheckpointException("config.json at " + configJson + " is not valid JSON: " + e.getOriginalMessage(), e);
-        }
+        return fromJson(ModelConfig.readTree(configJson));
     }
 
     /** The {@code vision_config} of a parsed {@code config.json}; empty when it has none. */
