@@ -124,6 +124,19 @@ public final class KvCache implements AutoCloseable {
     }
 
     /**
+     * The keys and values appended after the prefix at one layer, {@code (B, G, n, D)} views valid until the
+     * next append; null when nothing was appended. Callers must not close them.
+     */
+    public NDArray[] appended(int layer) {
+        Layer l = layers[layer];
+        if (l.length == 0) {
+            return null;
+        }
+        NDIndex used = new NDIndex(":, :, :{}", l.length);
+        return new NDArray[] {l.keyBuffer.get(used), l.valueBuffer.get(used)};
+    }
+
+    /**
      * A copy of everything layer {@code layer} holds (prefix then appended), owned by {@code owner}:
      * {@code [keys, values]}, each {@code (B, G, n, D)}. Used to turn a cache into a task memory.
      */

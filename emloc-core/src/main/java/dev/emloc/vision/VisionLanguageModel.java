@@ -18,8 +18,10 @@ import dev.emloc.generate.GenerationRequest;
 import dev.emloc.generate.GenerationSettings;
 import dev.emloc.generate.Generator;
 import dev.emloc.generate.TokenListener;
+import dev.emloc.memory.TaskMemory;
 import dev.emloc.model.Checkpoint;
 import dev.emloc.model.CheckpointException;
+import dev.emloc.model.KvCache;
 import dev.emloc.model.ModelConfig;
 import dev.emloc.model.ModelOptions;
 import dev.emloc.model.MultimodalPositions;
@@ -227,6 +229,39 @@ public final class VisionLanguageModel implements AutoCloseable {
             PreparedPrompt prompt = prepare(manager, messages, RenderOptions.prompt(), 0);
             return new Generator(language, tokenizer).generate(GenerationRequest.builder(prompt.tokenIds(), settings)
                     .multimodalPrompt(prompt.embeddings(), prompt.positionIds()).listener(listener).build());
+        }
+    }
+
+    /** How a query after a task memory is rendered: no system turn (the memory holds it), generation prompt on. */
+    public static final RenderOptions QUERY_AFTER_MEMORY = RenderOptions.builder().includeSystem(false)
+            .addGenerationPrompt(true).build();
+
+    /**
+     * Answers a query with a task memory as its prefix: the query is rendered without the system turn, its
+     * positions start at the memory's offset, and every layer attends to [memory ; query].
+     *
+     * @throws IllegalArgumentException if the memory was built for another model
+     */
+    public Generation generate(TaskMemory memory, List<ChatMessage> messages, GenerationSettings settings,
+            TokenListener listener) {
+        requireCompatible(memory);
+        try (NDManager manager = language.newRequestManager(); KvCache cache = memory.newCache(manager)) {
+            PreparedPrompt prompt = prepare(manager, messages, QUERY_AFTER_MEMORY, memory.positionOffset());
+            return new Generator(language, tokenizer).generate(GenerationRequest.builder(prompt.tokenIds(), settings)
+                    .cache(cache).multimodalPrompt(prompt.embeddings(), prompt.positionIds()).listener(listener).build());
+        }
+    }
+
+    /** Refuses a task memory built for another model, naming both fingerprints. */
+    public void requireCompatible(TaskMemory memory) {
+        if (!memory.modelFingerprint().equals(language.fingerprint())) {
+            throw new IllegalArgumentException("Task memory '" + memory.taskId() + "' was built for model "
+                    + memory.modelFingerprint() + " but the running model is " + language.fingerprint()
+                    + "; rebuild it by teaching the task again on this model, or load the model it was built with");
+        }
+        if (memory.numLayers() != language.config().numLayers()) {
+            throw new IllegalArgumentException("Task memory '" + memory.taskId() + "' has " + memory.numLayers()
+                    + " layers but the model has " + language.config().numLayers());
         }
     }
 
