@@ -19,6 +19,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -406,12 +407,12 @@ public final class EmlocCompressor {
             ForwardRequest.Builder request = ForwardRequest.embeddings(teacher.embeddings).positionIds(teacher.positions)
                     .cache(cache).readOnlyCache().probe(probe);
             if (measure) {
-                request.recordHiddenStates().logits(Logits.at(teacher.rows));
+                request.recordHiddenStates().logits(teacher.answerLogits());
             } else {
                 request.logits(Logits.none());
             }
             ForwardResult result = language.forward(request.build());
-            NDArray teacherLogP = measure ? logSoftmax(result.logits()) : null; // (B, R, V)
+            NDArray teacherLogP = measure ? logSoftmax(result.logits()) : null; // (1, answer tokens, V)
             phaseNanos[1] += System.nanoTime() - t1;
 
             // 3. Importance per layer and KV head.
@@ -481,13 +482,13 @@ public final class EmlocCompressor {
                     trial.append(j, kv[0], kv[1]);
                 }
                 NDArray logits = language.forward(ForwardRequest.fromLayer(l, hidden).positionIds(teacher.positions).cache(trial)
-                        .readOnlyCache().logits(Logits.at(teacher.rows)).outputManager(eval).build()).logits();
-                NDArray divergence = JensenShannon.divergence(teacherLogP, logSoftmax(logits)); // (B, R)
-                return divergence.mul(teacher.valid).sum().getFloat() / teacher.valid.sum().getFloat();
+                        .readOnlyCache().logits(teacher.answerLogits()).outputManager(eval).build()).logits();
+                // The student's arrays come first so every result belongs to this evaluation's manager.
+                return JensenShannon.divergence(logSoftmax(logits), teacherLogP).mean().getFloat();
             }
         }
 
-        private NDArray logSoftmax(NDArray logits) {
+    private NDArray logSoftmax(NDArray logits) {
             return logits.toType(DataType.FLOAT32, false).logSoftmax(-1);
         }
 
@@ -503,11 +504,15 @@ public final class EmlocCompressor {
             Shape shape = probs.getShape();
             long batch = shape.get(0);
             long rows = shape.get(2);
-            NDArray normalised = probs.div(probs.sum(new int[] {-1}, true).maximum(1e-30f));
-            NDArray onChunk = normalised.get(new NDIndex("..., :{}", size)).mul(valid.reshape(batch, 1, rows, 1));
-            NDArray perHead = onChunk.sum(new int[] {0, 2}); // (H, |C|)
             int groups = config.numKvHeads();
-            float[] summed = perHead.reshape(groups, config.groupSize(), size).sum(new int[] {1}).toFloatArray();
+            float[] summed;
+            try (NDScope scope = new NDScope()) {
+                scope.suppressNotUsedWarning();
+                NDArray normalised = probs.div(probs.sum(new int[] {-1}, true).maximum(1e-30f));
+                NDArray onChunk = normalised.get(new NDIndex("..., :{}", size)).mul(valid.reshape(batch, 1, rows, 1));
+                NDArray perHead = onChunk.sum(new int[] {0, 2}); // (H, |C|)
+                summed = perHead.reshape(groups, config.groupSize(), size).sum(new int[] {1}).toFloatArray();
+            }
             float[][] scores = new float[groups][];
             for (int g = 0; g < groups; g++) {
                 scores[g] = averagePool(Arrays.copyOfRange(summed, g * size, (g + 1) * size), settings.poolKernel());
@@ -610,8 +615,17 @@ public final class EmlocCompressor {
         }
     }
 
-    /** The teacher batch: demonstrations one per row, right-padded. */
-    private record Teacher(NDArray embeddings, NDArray positions, int[] rows, NDArray valid) {
+    /**
+     * The teacher batch: demonstrations one per row, right-padded. {@code rows} is the union of the rows'
+     * answer positions (probed for attention, {@code valid} marking which (row, position) pairs are
+     * answers); {@code pairRows}/{@code pairPositions} list exactly the answer tokens, where logits are taken.
+     */
+    private record Teacher(NDArray embeddings, NDArray positions, int[] rows, NDArray valid, int[] pairRows,
+            int[] pairPositions) {
+
+        Logits answerLogits() {
+            return Logits.pairs(pairRows, pairPositions);
+        }
     }
 
     private Teacher teacherBatch(NDManager work, List<Demonstration> demos, int offset) {
@@ -636,6 +650,7 @@ public final class EmlocCompressor {
         NDList embeddings = new NDList();
         NDList positions = new NDList();
         float[] valid = new float[demos.size() * rows.length];
+        List<int[]> pairs = new ArrayList<>();
         for (int b = 0; b < prompts.size(); b++) {
             PreparedPrompt prompt = prompts.get(b);
             int pad = longest - prompt.length();
@@ -652,11 +667,13 @@ public final class EmlocCompressor {
             for (int[] span : annotations.get(b).answers()) {
                 for (int t = span[0]; t < span[1]; t++) {
                     valid[b * rows.length + Arrays.binarySearch(rows, t)] = 1;
+                    pairs.add(new int[] {b, t});
                 }
             }
         }
         return new Teacher(NDArrays.concat(embeddings, 0), NDArrays.concat(positions, 1), rows,
-                work.create(valid, new Shape(demos.size(), rows.length)).toDevice(language.device(), false));
+                work.create(valid, new Shape(demos.size(), rows.length)).toDevice(language.device(), false),
+                pairs.stream().mapToInt(p -> p[0]).toArray(), pairs.stream().mapToInt(p -> p[1]).toArray());
     }
 
     /** Every token index, for every KV head. */
@@ -724,10 +741,11 @@ public final class EmlocCompressor {
                 flat[g * k + i] = keptPerHead[g][i];
             }
         }
-        NDManager manager = layer[0].getManager();
-        NDArray index = manager.create(flat, new Shape(1, groups, k, 1)).toDevice(layer[0].getDevice(), false)
-                .broadcast(1, groups, k, headDim);
-        return new NDArray[] {layer[0].gather(index, 2), layer[1].gather(index, 2)};
+        try (NDManager scratch = layer[0].getManager().newSubManager()) {
+            NDArray index = scratch.create(flat, new Shape(1, groups, k, 1)).toDevice(layer[0].getDevice(), false)
+                    .broadcast(1, groups, k, headDim);
+            return new NDArray[] {layer[0].gather(index, 2), layer[1].gather(index, 2)}; // owned by the layer's manager
+        }
     }
 
     private static List<Double> toList(double[] values) {

@@ -1,6 +1,7 @@
 package dev.emloc.compress;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 
 /**
@@ -23,11 +24,17 @@ final class JensenShannon {
      * @return {@code (...)} float32
      */
     static NDArray divergence(NDArray logP, NDArray logQ) {
-        NDArray p = logP.toType(DataType.FLOAT32, false).exp();
-        NDArray q = logQ.toType(DataType.FLOAT32, false).exp();
-        NDArray m = p.add(q).div(2).maximum(TINY);
-        NDArray klP = p.mul(p.div(m).maximum(TINY).log()).sum(new int[] {-1});
-        NDArray klQ = q.mul(q.div(m).maximum(TINY).log()).sum(new int[] {-1});
-        return klP.add(klQ).div(2);
+        // The vocabulary-wide temporaries are freed here; only the small result survives, owned by logP's manager.
+        try (NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            NDArray p = logP.toType(DataType.FLOAT32, false).exp();
+            NDArray q = logQ.toType(DataType.FLOAT32, false).exp();
+            NDArray m = p.add(q).div(2).maximum(TINY);
+            NDArray klP = p.mul(p.div(m).maximum(TINY).log()).sum(new int[] {-1});
+            NDArray klQ = q.mul(q.div(m).maximum(TINY).log()).sum(new int[] {-1});
+            NDArray result = klP.add(klQ).div(2);
+            NDScope.unregister(result);
+            return result;
+        }
     }
 }

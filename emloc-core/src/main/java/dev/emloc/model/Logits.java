@@ -9,10 +9,33 @@ public final class Logits {
 
     private final int[] rows; // empty = all rows
     private final boolean last;
+    private final int[] batchIndex; // with rows: one (batch row, position) pair per logits row
 
     private Logits(int[] rows, boolean last) {
+        this(rows, last, null);
+    }
+
+    private Logits(int[] rows, boolean last, int[] batchIndex) {
         this.rows = rows;
         this.last = last;
+        this.batchIndex = batchIndex;
+    }
+
+    /**
+     * Logits at chosen (batch row, position) pairs only, as {@code (1, pairs, V)}: e.g. the answer tokens of a
+     * padded batch whose rows have their answers at different positions.
+     */
+    public static Logits pairs(int[] batchRows, int[] positions) {
+        if (batchRows.length != positions.length || batchRows.length == 0) {
+            throw new IllegalArgumentException("Logits.pairs needs as many batch rows as positions, at least one; got "
+                    + batchRows.length + " and " + positions.length);
+        }
+        return new Logits(positions.clone(), false, batchRows.clone());
+    }
+
+    /** The batch row of every pair, or null when the same rows are taken from every batch row. */
+    int[] batchIndex() {
+        return batchIndex;
     }
 
     /** No logits (e.g. building a cache). */

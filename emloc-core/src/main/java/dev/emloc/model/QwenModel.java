@@ -250,7 +250,19 @@ public final class QwenModel implements AutoCloseable {
         }
         int[] rows = selection.rowsFor(tokens);
         NDArray chosen = hidden;
-        if (rows != null) {
+        int[] batchIndex = selection.batchIndex();
+        if (batchIndex != null) {
+            long batch = hidden.getShape().get(0);
+            long[] flat = new long[rows.length];
+            for (int i = 0; i < rows.length; i++) {
+                if (batchIndex[i] < 0 || batchIndex[i] >= batch) {
+                    throw new IllegalArgumentException("Logits pair batch row " + batchIndex[i] + " is outside the batch of " + batch);
+                }
+                flat[i] = (long) batchIndex[i] * tokens + rows[i];
+            }
+            NDArray index = hidden.getManager().create(flat).toDevice(device(), false);
+            chosen = hidden.reshape(batch * tokens, config.hiddenSize()).get(new NDIndex("{}", index)).expandDims(0);
+        } else if (rows != null) {
             NDArray index = hidden.getManager().create(Arrays.stream(rows).asLongStream().toArray()).toDevice(device(), false);
             chosen = hidden.get(new NDIndex(":, {}", index));
         }

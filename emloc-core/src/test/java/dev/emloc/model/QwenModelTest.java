@@ -137,6 +137,21 @@ class QwenModelTest {
     }
 
     @Test
+    void logitsAtChosenBatchRowAndPositionPairsAreThoseOfTheFullForward() {
+        try (NDManager m = model.newRequestManager()) {
+            NDArray ids = ids(m, 3, 6, 16);
+            NDArray all = model.forward(ForwardRequest.tokens(ids).logits(Logits.all()).build()).logits(); // (3, 6, V)
+            NDArray pairs = model.forward(ForwardRequest.tokens(ids).logits(Logits.pairs(new int[] {2, 0, 2}, new int[] {5, 1, 0}))
+                    .build()).logits();
+            assertThat(pairs.getShape()).isEqualTo(new Shape(1, 3, config.vocabSize()));
+            assertThat(maxAbsDiff(pairs.get(0).get(0), all.get(2).get(5))).isLessThanOrEqualTo(1e-6f);
+            assertThat(maxAbsDiff(pairs.get(0).get(1), all.get(0).get(1))).isLessThanOrEqualTo(1e-6f);
+            assertThat(maxAbsDiff(pairs.get(0).get(2), all.get(2).get(0))).isLessThanOrEqualTo(1e-6f);
+            assertThatThrownBy(() -> Logits.pairs(new int[] {0}, new int[] {1, 2})).hasMessageContaining("as many");
+        }
+    }
+
+    @Test
     void queryBlockingDoesNotChangeTheResult() {
         long saved = Attention.scoreBlockBytes;
         try (NDManager m = model.newRequestManager()) {
