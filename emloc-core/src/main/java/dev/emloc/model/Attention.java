@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -94,9 +95,18 @@ final class Attention {
         NDList blocks = new NDList();
         for (int t0 = 0; t0 < tokens; t0 += block) {
             int t1 = Math.min(tokens, t0 + block);
-            NDArray qBlock = grouped.get(new NDIndex(":, :, :, {}:{}", t0, t1));
-            NDArray probs = probabilities(qBlock, segments, past + t0, totalKeys, x.getDataType()); // (B, G, r*tb, S)
-            blocks.add(weightedValues(probs, segments).reshape(batch, numKvHeads, group, t1 - t0, headDim));
+            NDArray attendedBlock;
+            // Each block's scores are freed before the next block: without this a long prompt would keep every
+            // block's (B, H, tb, S) float32 scores alive until the layer ends.
+            try (NDScope blockScope = new NDScope()) {
+                blockScope.suppressNotUsedWarning();
+                NDArray qBlock = grouped.get(new NDIndex(":, :, :, {}:{}", t0, t1));
+                NDArray probs = probabilities(qBlock, segments, past + t0, totalKeys, x.getDataType()); // (B, G, r*tb, S)
+                attendedBlock = weightedValues(probs, segments).reshape(batch, numKvHeads, group, t1 - t0, headDim);
+                NDScope.unregister(attendedBlock);
+            }
+            NDScope.register(attendedBlock); // owned by the enclosing (layer) scope again
+            blocks.add(attendedBlock);
         }
         NDArray attended = blocks.size() == 1 ? blocks.singletonOrThrow() : NDArrays.concat(blocks, 3); // (B, G, r, T, D)
         NDArray merged = attended.reshape(batch, numHeads, tokens, headDim).transpose(0, 2, 1, 3)
