@@ -299,9 +299,8 @@ public final class EmlocCompressor {
                 layer.keptByModality().forEach((m, n) -> keptByModality[layer.layer()][m.ordinal()] = n);
             }
             chunkReports.addAll(report.chunks());
-            String[] names = PHASES;
-            for (int p = 0; p < names.length; p++) {
-                phaseNanos[p] = report.phaseMillis().getOrDefault(names[p], 0L) * 1_000_000L;
+            for (int p = 0; p < PHASES.length; p++) {
+                phaseNanos[p] = report.phaseMillis().getOrDefault(PHASES[p], 0L) * 1_000_000L;
             }
             digest = base.demonstrationsDigest();
             demonstrations = base.demonstrationCount();
