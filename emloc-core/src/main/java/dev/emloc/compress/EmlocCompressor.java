@@ -365,6 +365,7 @@ public final class EmlocCompressor {
                 double[] fractions = new double[layers];
                 double[] js = new double[layers];
                 int[][][] kept; // [layer][head] -> kept token indices of the chunk, ascending
+                NDArray[][] accepted = new NDArray[layers][]; // kept keys/values the search already gathered
                 Strategy strategy = settings.strategy();
                 if (strategy == Strategy.FULL) {
                     kept = new int[layers][][];
@@ -375,13 +376,13 @@ public final class EmlocCompressor {
                 } else if (strategy == Strategy.RANDOM) {
                     kept = randomChoice(annotation, size, chunkIndex, fractions, js);
                 } else {
-                    kept = searchChunk(work, chunk, demos, annotation, cache, full, chunkIndex, chunks, fractions, js, listener,
-                            cancelled);
+                    kept = searchChunk(work, chunk, demos, annotation, cache, full, accepted, chunkIndex, chunks, fractions, js,
+                            listener, cancelled);
                 }
                 long t4 = System.nanoTime();
                 List<NDArray[]> chosen = new ArrayList<>();
                 for (int l = 0; l < layers; l++) {
-                    chosen.add(gather(full.get(l), kept[l]));
+                    chosen.add(accepted[l] != null ? accepted[l] : gather(full.get(l), kept[l]));
                 }
                 assemble(chosen, annotation, null, chunk.nextOffset(), size);
                 for (int l = 0; l < layers; l++) {
@@ -395,7 +396,8 @@ public final class EmlocCompressor {
 
         /** Steps 2-4 of the algorithm for one chunk; returns the kept token indices per layer and head. */
         private int[][][] searchChunk(NDManager work, PreparedPrompt chunk, List<Demonstration> demos, Annotation annotation,
-                KvCache cache, List<NDArray[]> full, int chunkIndex, int chunks, double[] fractions, double[] js,
+                KvCache cache, List<NDArray[]> full, NDArray[][] accepted, int chunkIndex, int chunks, double[] fractions,
+                double[] js,
                 CompressionListener listener, BooleanSupplier cancelled) {
             boolean measure = settings.strategy() == Strategy.EMLOC;
             int size = chunk.length();
@@ -427,7 +429,6 @@ public final class EmlocCompressor {
             // 4. Layer-wise adaptive pruning, top layer first.
             long t3 = System.nanoTime();
             int[][][] kept = new int[layers][][];
-            NDArray[][] accepted = new NDArray[layers][];
             double above = 0; // JS of the configuration decided so far (layers above pruned, the rest whole)
             for (int l = layers - 1; l >= 0; l--) {
                 if (cancelled.getAsBoolean()) {
