@@ -154,6 +154,19 @@ public final class EmlocCompressor {
         }
     }
 
+    /**
+     * The digest a memory taught from {@code demonstrations} carries ({@link TaskMemory#demonstrationsDigest()}),
+     * computed without the model: callers compare it with a stored memory's to know whether teaching again would
+     * change anything.
+     */
+    public static String demonstrationsDigest(List<Demonstration> demonstrations) {
+        String digest = emptyDigest();
+        for (Demonstration demo : demonstrations) {
+            digest = chainDigest(digest, demo);
+        }
+        return digest;
+    }
+
     /** The digest of no demonstrations; each one is chained onto it with {@link #chainDigest}. */
     static String emptyDigest() {
         return sha256("emloc-demonstrations-v1".getBytes(StandardCharsets.UTF_8));

@@ -18,6 +18,7 @@ import dev.emloc.generate.GenerationRequest;
 import dev.emloc.generate.GenerationSettings;
 import dev.emloc.generate.Generator;
 import dev.emloc.generate.TokenListener;
+import dev.emloc.memory.IncompatibleTaskMemoryException;
 import dev.emloc.memory.TaskMemory;
 import dev.emloc.model.Checkpoint;
 import dev.emloc.model.CheckpointException;
@@ -255,13 +256,11 @@ public final class VisionLanguageModel implements AutoCloseable {
     /** Refuses a task memory built for another model, naming both fingerprints. */
     public void requireCompatible(TaskMemory memory) {
         if (!memory.modelFingerprint().equals(language.fingerprint())) {
-            throw new IllegalArgumentException("Task memory '" + memory.taskId() + "' was built for model "
-                    + memory.modelFingerprint() + " but the running model is " + language.fingerprint()
-                    + "; rebuild it by teaching the task again on this model, or load the model it was built with");
+            throw new IncompatibleTaskMemoryException(memory.taskId(), memory.modelFingerprint(), language.fingerprint());
         }
         if (memory.numLayers() != language.config().numLayers()) {
-            throw new IllegalArgumentException("Task memory '" + memory.taskId() + "' has " + memory.numLayers()
-                    + " layers but the model has " + language.config().numLayers());
+            throw new IncompatibleTaskMemoryException(memory.taskId(), "Task memory '" + memory.taskId() + "' has "
+                    + memory.numLayers() + " layers but the model has " + language.config().numLayers());
         }
     }
 

@@ -16,13 +16,13 @@ import dev.emloc.vision.VisionConfig;
 import dev.emloc.vision.VisionLanguageModel;
 import dev.emloc.vision.VisionLimits;
 
-/** A tiny random Qwen2-VL and seeded demonstrations for the compressor tests. */
-final class CompressorFixtures {
+/** A tiny random Qwen2-VL and seeded demonstrations for the compressor tests (and other modules' tests, via the test jar). */
+public final class CompressorFixtures {
 
     private CompressorFixtures() {
     }
 
-    static VisionLanguageModel tinyModel(Path dir, boolean vision, long seed) {
+    public static VisionLanguageModel tinyModel(Path dir, boolean vision, long seed) {
         Map<String, Integer> special = TinyTokenizerJson.specialTokenIds();
         ModelConfig config = ModelConfig.builder().vocabSize(TinyTokenizerJson.VOCAB_SIZE).hiddenSize(64).intermediateSize(96)
                 .numLayers(3).numHeads(4).numKvHeads(2).eosTokenId(special.get(ChatFormat.IM_END))
@@ -40,7 +40,7 @@ final class CompressorFixtures {
     }
 
     /** Short text demonstrations: a code and its colour. */
-    static List<Demonstration> textDemos(int count, long seed) {
+    public static List<Demonstration> textDemos(int count, long seed) {
         Random random = new Random(seed);
         String[] colours = {"red", "blue", "green", "amber"};
         List<Demonstration> demos = new ArrayList<>();
