@@ -102,7 +102,7 @@ public final class TaskMemoryCodec {
     public record Limits(int maxHeaderBytes, int maxLayers, int maxKvHeads, int maxHeadDim, int maxTokensPerLayer,
             long maxPayloadBytes) {
 
-        /** 16 MB of header, 1,024 layers, 1,024 heads, D ≤ 4,096, 16M tokens per layer, 8 GiB of payload. */
+        /** 16 MiB of header, 1,024 layers, 1,024 heads, D ≤ 4,096, 16M tokens per layer, 8 GiB of payload. */
         public static Limits defaults() {
             return new Limits(16 << 20, 1024, 1024, 4096, 1 << 24, 8L << 30);
         }
@@ -181,17 +181,18 @@ public final class TaskMemoryCodec {
         }
         ByteBuffer b = ByteBuffer.wrap(start).order(ByteOrder.LITTLE_ENDIAN);
         checkVersion(Short.toUnsignedInt(b.getShort(MAGIC.length)), "encoding");
+        requireZero(b.getShort(MAGIC.length + 2), "the start section's flags");
         MemoryHeader header = readHeaderSection(in);
         if (expectedKey != null && !expectedKey.equals(header.key())) {
             throw new TaskMemoryFormatException("The encoding holds task " + header.key() + ", not " + expectedKey);
         }
-        TaskMemory memory = readLayers(header, l -> in, parent, dtype);
+        TaskMemory memory = readLayers(header, l -> in, parent, dtype, false);
         try {
             byte[] end = readExactly(in, 16, "the end section");
             ByteBuffer e = ByteBuffer.wrap(end).order(ByteOrder.LITTLE_ENDIAN);
             CRC32C crc = new CRC32C();
             crc.update(end, 0, 12);
-            if (e.getInt(0) != END_TAG || Short.toUnsignedInt(e.getShort(4)) != FORMAT_VERSION
+            if (e.getInt(0) != END_TAG || Short.toUnsignedInt(e.getShort(4)) != FORMAT_VERSION || e.getShort(6) != 0
                     || e.getInt(8) != header.numLayers() || e.getInt(12) != (int) crc.getValue()) {
                 throw new TaskMemoryFormatException("The end section is damaged or missing after layer " + (header.numLayers() - 1));
             }
@@ -228,6 +229,13 @@ public final class TaskMemoryCodec {
             lengths.add(memory.length(l));
         }
         Shape shape = memory.keys(0).getShape();
+        for (int l = 1; l < memory.numLayers(); l++) {
+            Shape other = memory.keys(l).getShape();
+            if (other.get(1) != shape.get(1) || other.get(3) != shape.get(3)) {
+                throw new IllegalArgumentException("Layer " + l + " of task memory '" + memory.taskId() + "' has shape " + other
+                        + " but layer 0 has " + shape + "; every layer must have the same heads and head dimension");
+            }
+        }
         return new MemoryHeader(FORMAT_VERSION, IDS.nextLong(), key.namespace(), key.taskId(), memory.modelFingerprint(),
                 memory.settings(), memory.demonstrationsDigest(), memory.demonstrationCount(), memory.positionOffset(),
                 precision, memory.numLayers(), (int) shape.get(1), (int) shape.get(3), lengths, createdAt, memory.report());
@@ -263,7 +271,7 @@ public final class TaskMemoryCodec {
         return LAYER_PREFIX_BYTES + 2 * header.arrayBytes(layer) + 4;
     }
 
-    /** Writes layer {@code l} of {@code memory} as one section of the encoding {@code header} describes. */
+    /** Writes layer {@code layer} of {@code memory} as one section of the encoding {@code header} describes. */
     public void writeLayer(MemoryHeader header, TaskMemory memory, int layer, OutputStream out) throws IOException {
         ByteBuffer prefix = ByteBuffer.allocate(LAYER_PREFIX_BYTES).order(ByteOrder.LITTLE_ENDIAN);
         prefix.putInt(LAYER_TAG).putShort((short) FORMAT_VERSION).putShort((short) header.precision().code())
@@ -304,12 +312,21 @@ public final class TaskMemoryCodec {
      * {@code parent} as {@code dtype}. On any failure everything allocated is released.
      */
     public TaskMemory readLayers(MemoryHeader header, LayerSource source, NDManager parent, DataType dtype) throws IOException {
+        return readLayers(header, source, parent, dtype, true);
+    }
+
+    private TaskMemory readLayers(MemoryHeader header, LayerSource source, NDManager parent, DataType dtype,
+            boolean sectionPerSource) throws IOException {
         NDManager manager = parent.newSubManager();
         try {
             List<NDArray> keys = new ArrayList<>();
             List<NDArray> values = new ArrayList<>();
             for (int l = 0; l < header.numLayers(); l++) {
-                readLayerSection(source.open(l), header, l, manager, dtype, keys, values);
+                InputStream in = source.open(l);
+                readLayerSection(in, header, l, manager, dtype, keys, values);
+                if (sectionPerSource && in.read() >= 0) {
+                    throw new TaskMemoryFormatException("Unexpected bytes follow the section of layer " + l);
+                }
             }
             return TaskMemory.builder(header.taskId(), manager).modelFingerprint(header.modelFingerprint())
                     .settings(header.settings()).demonstrations(header.demonstrationsDigest(), header.demonstrationCount())
@@ -332,6 +349,7 @@ public final class TaskMemoryCodec {
             throw new TaskMemoryFormatException("The header section is missing (expected tag 'EMLH')");
         }
         checkVersion(Short.toUnsignedInt(p.getShort(4)), "header section");
+        requireZero(p.getShort(6), "the header section's reserved field");
         int length = p.getInt(8);
         if (length <= 0 || length > limits.maxHeaderBytes()) {
             throw new TaskMemoryFormatException("The header declares " + Integer.toUnsignedString(length)
@@ -396,6 +414,17 @@ public final class TaskMemoryCodec {
                 "the keys and values would take " + total + " bytes; the limit is " + limits.maxPayloadBytes());
         require(h.report().layers().isEmpty() || h.report().layers().size() == h.numLayers(),
                 "the report covers " + h.report().layers().size() + " layers of " + h.numLayers());
+        for (int l = 0; l < h.report().layers().size(); l++) {
+            require(h.report().layers().get(l).kept() == h.layerLengths().get(l), "the report says layer " + l + " keeps "
+                    + h.report().layers().get(l).kept() + " tokens but the header stores " + h.layerLengths().get(l));
+        }
+    }
+
+    private static void requireZero(short value, String what) {
+        if (value != 0) {
+            throw new TaskMemoryFormatException("Invalid task memory: " + what + " is " + value + ", must be 0 in version "
+                    + FORMAT_VERSION);
+        }
     }
 
     private static void require(boolean condition, String what) {
@@ -556,7 +585,7 @@ public final class TaskMemoryCodec {
         return bytes;
     }
 
-    /** Reads {@code length} bytes, allocating as they arrive (1 MB at a time) rather than from the declared length. */
+    /** Reads {@code length} bytes, allocating as they arrive (1 MiB at a time) rather than from the declared length. */
     private static byte[] readGrowing(InputStream in, int length, String what) throws IOException {
         ByteArrayOutputStream out = new ByteArrayOutputStream(Math.min(length, 1 << 20));
         byte[] buffer = new byte[Math.min(length, 1 << 20)];

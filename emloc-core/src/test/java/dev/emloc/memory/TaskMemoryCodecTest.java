@@ -194,6 +194,23 @@ class TaskMemoryCodecTest {
     }
 
     @Test
+    void reservedFieldsTrailingSectionBytesAndAReportThatDisagreesAreRefused() {
+        TaskMemoryCodec codec = new TaskMemoryCodec();
+        byte[] good = codec.encode(KEY, memory);
+        byte[] flags = good.clone();
+        flags[10] = 1;
+        assertRefused(flags, "the start section's flags is 1, must be 0");
+        assertRefused(withHeaderJson(good, json -> json.replaceFirst("\"kept\":\\d+", "\"kept\":99999")),
+                "the report says layer 0 keeps 99999 tokens");
+        MemoryHeader header = codec.header(KEY, memory, java.time.Instant.now());
+        byte[] section = java.util.Arrays.copyOf(codec.encodeLayer(header, memory, 0), (int) TaskMemoryCodec.layerSectionBytes(header, 0) + 1);
+        assertThatThrownBy(() -> codec.readLayers(header, l -> new ByteArrayInputStream(l == 0 ? section
+                : codec.encodeLayer(header, memory, l)), manager, DataType.FLOAT32))
+                .isInstanceOf(TaskMemoryFormatException.class).hasMessageContaining("Unexpected bytes follow the section of layer 0");
+        assertNoArraysLeft();
+    }
+
+    @Test
     void aMemoryReadForAnotherKeyIsRefused() {
         byte[] bytes = new TaskMemoryCodec().encode(KEY, memory);
         assertThatThrownBy(() -> new TaskMemoryCodec().decode(bytes, TaskKey.of("other", "colours"), manager, DataType.FLOAT32))
