@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.function.BooleanSupplier;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
@@ -226,10 +227,17 @@ public final class VisionLanguageModel implements AutoCloseable {
 
     /** Answers a conversation (images allowed) with a fresh cache. */
     public Generation generate(List<ChatMessage> messages, GenerationSettings settings, TokenListener listener) {
+        return generate(messages, settings, listener, () -> false);
+    }
+
+    /** Answers a conversation with a fresh cache; stops with {@code CANCELLED} once {@code cancelled} says so. */
+    public Generation generate(List<ChatMessage> messages, GenerationSettings settings, TokenListener listener,
+            BooleanSupplier cancelled) {
         try (NDManager manager = language.newRequestManager()) {
             PreparedPrompt prompt = prepare(manager, messages, RenderOptions.prompt(), 0);
             return new Generator(language, tokenizer).generate(GenerationRequest.builder(prompt.tokenIds(), settings)
-                    .multimodalPrompt(prompt.embeddings(), prompt.positionIds()).listener(listener).build());
+                    .multimodalPrompt(prompt.embeddings(), prompt.positionIds()).listener(listener).cancelled(cancelled)
+                    .build());
         }
     }
 
@@ -245,11 +253,18 @@ public final class VisionLanguageModel implements AutoCloseable {
      */
     public Generation generate(TaskMemory memory, List<ChatMessage> messages, GenerationSettings settings,
             TokenListener listener) {
+        return generate(memory, messages, settings, listener, () -> false);
+    }
+
+    /** As {@link #generate(TaskMemory, List, GenerationSettings, TokenListener)}, stopping once {@code cancelled} says so. */
+    public Generation generate(TaskMemory memory, List<ChatMessage> messages, GenerationSettings settings,
+            TokenListener listener, BooleanSupplier cancelled) {
         requireCompatible(memory);
         try (NDManager manager = language.newRequestManager(); KvCache cache = memory.newCache(manager)) {
             PreparedPrompt prompt = prepare(manager, messages, QUERY_AFTER_MEMORY, memory.positionOffset());
             return new Generator(language, tokenizer).generate(GenerationRequest.builder(prompt.tokenIds(), settings)
-                    .cache(cache).multimodalPrompt(prompt.embeddings(), prompt.positionIds()).listener(listener).build());
+                    .cache(cache).multimodalPrompt(prompt.embeddings(), prompt.positionIds()).listener(listener)
+                    .cancelled(cancelled).build());
         }
     }
 
