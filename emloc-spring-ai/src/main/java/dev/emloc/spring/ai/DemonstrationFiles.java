@@ -1,8 +1,7 @@
 package dev.emloc.spring.ai;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
+import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
@@ -105,43 +104,58 @@ public final class DemonstrationFiles {
             throw new DemonstrationFileException(jsonl, 0, "is " + size + " bytes, more than the limit of "
                     + limits.maxFileBytes() + "; split it, or raise maxFileBytes");
         }
-        List<Demonstration> demonstrations = new ArrayList<>();
-        long[] imageBytes = {0};
-        var decoder = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                .onUnmappableCharacter(CodingErrorAction.REPORT);
-        try (BufferedReader reader = new BufferedReader(new InputStreamReader(Files.newInputStream(jsonl), decoder))) {
-            int lineNumber = 0;
-            String line;
-            while (true) {
-                try {
-                    line = reader.readLine();
-                } catch (CharacterCodingException e) {
-                    throw new DemonstrationFileException(jsonl, lineNumber + 1, "is not valid UTF-8; save the file as UTF-8");
-                }
-                if (line == null) {
-                    break;
-                }
-                lineNumber++;
-                if (lineNumber == 1 && line.startsWith("\uFEFF")) {
-                    line = line.substring(1);
-                }
-                if (line.isBlank()) {
-                    continue;
-                }
-                if (demonstrations.size() == limits.maxDemonstrations()) {
-                    throw new DemonstrationFileException(jsonl, lineNumber, "exceeds the limit of "
-                            + limits.maxDemonstrations() + " demonstrations; split the file, or raise maxDemonstrations");
-                }
-                demonstrations.add(demonstration(jsonl, lineNumber, line, root, limits, imageBytes));
-            }
+        byte[] content;
+        try {
+            content = Files.readAllBytes(jsonl);
         } catch (IOException e) {
             throw new DemonstrationFileException(jsonl, 0, "cannot be read (" + e.getMessage() + ")", e);
+        }
+        if (content.length > limits.maxFileBytes()) {
+            throw new DemonstrationFileException(jsonl, 0, "is more than the limit of " + limits.maxFileBytes()
+                    + " bytes; split it, or raise maxFileBytes");
+        }
+        List<Demonstration> demonstrations = new ArrayList<>();
+        long[] imageBytes = {0};
+        int lineNumber = 0;
+        for (int start = 0; start < content.length; ) {
+            int end = start;
+            while (end < content.length && content[end] != '\n') {
+                end++;
+            }
+            lineNumber++;
+            String line = decode(jsonl, lineNumber, content, start, end);
+            start = end + 1;
+            if (lineNumber == 1 && line.startsWith("\uFEFF")) {
+                line = line.substring(1);
+            }
+            if (line.isBlank()) {
+                continue;
+            }
+            if (demonstrations.size() == limits.maxDemonstrations()) {
+                throw new DemonstrationFileException(jsonl, lineNumber, "exceeds the limit of "
+                        + limits.maxDemonstrations() + " demonstrations; split the file, or raise maxDemonstrations");
+            }
+            demonstrations.add(demonstration(jsonl, lineNumber, line, root, limits, imageBytes));
         }
         if (demonstrations.isEmpty()) {
             throw new DemonstrationFileException(jsonl, 0, "holds no demonstrations; write one JSON object per line:"
                     + " {\"question\": \"...\", \"answer\": \"...\"}");
         }
         return List.copyOf(demonstrations);
+    }
+
+    /** Bytes {@code [start, end)} as strict UTF-8, a trailing carriage return dropped. */
+    private static String decode(Path file, int line, byte[] content, int start, int end) {
+        int length = end - start;
+        if (length > 0 && content[end - 1] == '\r') {
+            length--;
+        }
+        try {
+            return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(content, start, length)).toString();
+        } catch (CharacterCodingException e) {
+            throw new DemonstrationFileException(file, line, "is not valid UTF-8; save the file as UTF-8");
+        }
     }
 
     private static Path realDirectory(Path jsonl, Path imageDirectory) {
