@@ -309,6 +309,7 @@ class EmlocChatModelTest {
             CompletableFuture<ChatResponse> running = CompletableFuture.supplyAsync(() -> busy.call(new Prompt("a",
                     EmlocChatOptions.builder().taskId(SpringAiFixtures.BlockingStore.SLOW_TASK).build())), callers);
             assertThat(blocking.entered.await(10, TimeUnit.SECONDS)).as("the first request holds the worker").isTrue();
+            assertThat(blocking.gradModeOnWorker).as("autograd is off on worker threads").isFalse();
             CompletableFuture<ChatResponse> waiting = CompletableFuture.supplyAsync(() -> busy.call(new Prompt("b")), callers);
             await(() -> busy.queueDepth() == 1, "the second request waits in the queue");
             assertThat(busy.activeRequests()).isEqualTo(1);
@@ -330,6 +331,22 @@ class EmlocChatModelTest {
             blocking.release.countDown();
             callers.shutdownNow();
         }
+    }
+
+    @Test
+    void repeatedRequestsLeaveNoNativeArraysBehind() {
+        Prompt withMemory = new Prompt(UserMessage.builder().text("What is this?")
+                .media(Media.builder().mimeType(MimeTypeUtils.IMAGE_PNG).data(picture).build()).build(),
+                EmlocChatOptions.builder().taskId(TASK).build());
+        chatModel.call(withMemory);
+        int before = model.language().liveArrayCount();
+        for (int i = 0; i < 5; i++) {
+            chatModel.call(withMemory);
+            chatModel.stream(withMemory).blockLast();
+            chatModel.stream(new Prompt("code 417?")).take(1).blockLast();
+        }
+        await(() -> chatModel.activeRequests() == 0, "the cancelled streams have stopped");
+        assertThat(model.language().liveArrayCount()).isEqualTo(before);
     }
 
     @Test

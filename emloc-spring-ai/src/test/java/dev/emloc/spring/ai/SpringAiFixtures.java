@@ -24,6 +24,7 @@ import dev.emloc.memory.TaskMemory;
 import dev.emloc.memory.TaskMemoryDescriptor;
 import dev.emloc.memory.TaskMemoryHandle;
 import dev.emloc.memory.TaskMemoryStore;
+import dev.emloc.model.GradMode;
 import dev.emloc.vision.VisionLanguageModel;
 
 /** Images, settings and a store that can hold a request on its worker, for the Spring AI tests. */
@@ -76,6 +77,8 @@ final class SpringAiFixtures {
         static final String SLOW_TASK = "slow";
         final CountDownLatch entered = new CountDownLatch(1);
         final CountDownLatch release = new CountDownLatch(1);
+        /** Whether the worker thread that looked the slow task up had autograd on (it must not). */
+        volatile Boolean gradModeOnWorker;
         private final TaskMemoryStore delegate;
 
         BlockingStore(TaskMemoryStore delegate) {
@@ -85,6 +88,7 @@ final class SpringAiFixtures {
         @Override
         public Optional<TaskMemoryHandle> find(TaskKey key, MemoryTarget target) {
             if (key.taskId().equals(SLOW_TASK)) {
+                gradModeOnWorker = GradMode.isEnabledOnThisThread();
                 entered.countDown();
                 try {
                     if (!release.await(30, TimeUnit.SECONDS)) {
