@@ -11,10 +11,12 @@ public class DemonstrationFileException extends IllegalArgumentException {
     private final Path file;
     private final int line;
 
+    /** A problem with {@code file} at {@code line} (0: the whole file); the message starts with both. */
     public DemonstrationFileException(Path file, int line, String problem) {
         this(file, line, problem, null);
     }
 
+    /** As {@link #DemonstrationFileException(Path, int, String)}, caused by {@code cause}. */
     public DemonstrationFileException(Path file, int line, String problem, Throwable cause) {
         super(file + (line > 0 ? " line " + line : "") + ": " + problem, cause);
         this.file = file;

@@ -57,6 +57,7 @@ public final class DemonstrationFiles {
     public record Limits(long maxFileBytes, int maxDemonstrations, int maxImagesPerDemonstration, long maxImageBytes,
             long maxTotalImageBytes) {
 
+        /** Checks that every bound is positive. */
         public Limits {
             if (maxFileBytes < 1 || maxDemonstrations < 1 || maxImagesPerDemonstration < 0 || maxImageBytes < 1
                     || maxTotalImageBytes < 1) {

@@ -86,7 +86,9 @@ public final class EmlocChatModel implements ChatModel, AutoCloseable {
     public static final String PROVIDER = "emloc";
     /** New tokens generated when neither the defaults nor the request set {@code maxTokens}. */
     public static final int DEFAULT_MAX_TOKENS = 512;
+    /** Requests answered at the same time unless the builder says otherwise. */
     public static final int DEFAULT_WORKER_THREADS = 1;
+    /** Requests that may wait for a worker unless the builder says otherwise. */
     public static final int DEFAULT_QUEUE_CAPACITY = 16;
     /** Largest image accepted in one message part, in encoded bytes. */
     public static final long DEFAULT_MAX_IMAGE_BYTES = 20L << 20;
@@ -630,6 +632,7 @@ public final class EmlocChatModel implements ChatModel, AutoCloseable {
             return this;
         }
 
+        /** The chat model; its worker threads start with it. */
         public EmlocChatModel build() {
             return new EmlocChatModel(this);
         }

@@ -33,9 +33,13 @@ public final class EmlocMetadata {
     /** Fingerprint of the running checkpoint (String). */
     public static final String MODEL_FINGERPRINT = "emloc.model-fingerprint";
 
+    /** {@link #MEMORY}: a task memory answered. */
     public static final String MEMORY_USED = "used";
+    /** {@link #MEMORY}: no task memory answered (no task named, or the zero-shot fallback). */
     public static final String MEMORY_NONE = "none";
+    /** {@link #MEMORY_FALLBACK}: the task had no memory and {@link OnMissingTask#ZERO_SHOT} answered without one. */
     public static final String FALLBACK_ZERO_SHOT = "zero-shot";
+    /** {@link #SYSTEM_PROMPT}: the request's system messages were dropped for the memory's own system turn. */
     public static final String SYSTEM_PROMPT_IGNORED = "ignored";
 
     private EmlocMetadata() {

@@ -10,6 +10,7 @@ public class EmlocOverloadedException extends RuntimeException {
     private final int queued;
     private final int queueCapacity;
 
+    /** A refusal with its message and the state of the pool when it happened. */
     public EmlocOverloadedException(String message, int running, int queued, int queueCapacity) {
         super(message);
         this.running = running;

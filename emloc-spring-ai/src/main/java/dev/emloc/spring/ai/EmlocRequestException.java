@@ -7,10 +7,12 @@ package dev.emloc.spring.ai;
  */
 public class EmlocRequestException extends IllegalArgumentException {
 
+    /** A refusal that says what was asked and what to do instead. */
     public EmlocRequestException(String message) {
         super(message);
     }
 
+    /** A refusal caused by {@code cause} (e.g. a resource that could not be read). */
     public EmlocRequestException(String message, Throwable cause) {
         super(message, cause);
     }

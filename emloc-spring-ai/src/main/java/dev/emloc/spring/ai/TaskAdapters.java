@@ -445,6 +445,7 @@ public final class TaskAdapters implements AutoCloseable {
             return this;
         }
 
+        /** The adapters; their teaching thread starts with them. */
         public TaskAdapters build() {
             return new TaskAdapters(this);
         }

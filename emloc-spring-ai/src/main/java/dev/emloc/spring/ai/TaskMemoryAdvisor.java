@@ -44,6 +44,7 @@ public final class TaskMemoryAdvisor implements BaseAdvisor {
         this.order = order;
     }
 
+    /** A builder: no default task, {@link #DEFAULT_ORDER}. */
     public static Builder builder() {
         return new Builder();
     }
@@ -120,6 +121,7 @@ public final class TaskMemoryAdvisor implements BaseAdvisor {
             return this;
         }
 
+        /** The advisor. */
         public TaskMemoryAdvisor build() {
             return new TaskMemoryAdvisor(defaultTaskId, order);
         }

@@ -10,6 +10,7 @@ public class UnknownTaskException extends IllegalArgumentException {
 
     private final TaskKey key;
 
+    /** A missing task met by a chat request: the message says how to teach it or to answer zero-shot. */
     public UnknownTaskException(TaskKey key, String storeEndpoint) {
         super("No task memory for task '" + key.taskId() + "' in namespace '" + key.namespace() + "' (store " + storeEndpoint
                 + "); teach it first with TaskAdapters.teach(\"" + key.taskId() + "\", demonstrations), check the task id"
