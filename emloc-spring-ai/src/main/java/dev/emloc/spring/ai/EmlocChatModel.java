@@ -213,15 +213,21 @@ public final class EmlocChatModel implements ChatModel, AutoCloseable {
                     withdraw(job);
                 }
                 job.result.whenComplete((answer, error) -> {
-                    if (error != null) {
-                        if (!(error instanceof CancellationException)) {
-                            sink.error(unwrap(error));
+                    // runs on the worker (or here, if the job is already done); the flux must end in every case
+                    try {
+                        if (error == null) {
+                            context.setResponse(response(request, answer, answer.generation().text()));
+                            sink.next(response(request, answer, ""));
+                            sink.complete();
+                        } else if (!(error instanceof CancellationException)) {
+                            sink.error(signalable(cause(error)));
+                        } else if (!sink.isCancelled()) {
+                            sink.error(new CancellationException("The request was withdrawn before it was answered"));
                         }
-                        return;
+                    } catch (Throwable t) {
+                        log.warn("Could not finish streaming request {}", request.id(), t);
+                        sink.error(signalable(t));
                     }
-                    context.setResponse(response(request, answer, answer.generation().text()));
-                    sink.next(response(request, answer, ""));
-                    sink.complete();
                 });
             });
             return responses.doOnError(observation::error).doFinally(signal -> observation.stop())
@@ -425,11 +431,26 @@ public final class EmlocChatModel implements ChatModel, AutoCloseable {
         }
     }
 
-    private static RuntimeException unwrap(Throwable error) {
+    /** The failure a job's result holds, without the wrappers futures add. */
+    private static Throwable cause(Throwable error) {
         Throwable cause = error;
         while ((cause instanceof CompletionException || cause instanceof ExecutionException) && cause.getCause() != null) {
             cause = cause.getCause();
         }
+        return cause;
+    }
+
+    /**
+     * {@code error} as Reactor will deliver it: an {@link Error} (Reactor throws JVM-fatal ones such as
+     * {@link LinkageError} instead of signalling them, which would leave the stream hanging) is wrapped.
+     */
+    private static Throwable signalable(Throwable error) {
+        return error instanceof Error ? new IllegalStateException("The request failed on its worker: " + error, error) : error;
+    }
+
+    /** {@link #cause} as an unchecked exception to throw on the caller's thread (an {@link Error} is thrown as is). */
+    private static RuntimeException unwrap(Throwable error) {
+        Throwable cause = cause(error);
         if (cause instanceof RuntimeException runtime) {
             return runtime;
         }
@@ -548,6 +569,9 @@ public final class EmlocChatModel implements ChatModel, AutoCloseable {
                 result.complete(execute(request, listener, stop));
             } catch (Throwable t) {
                 failed.incrementAndGet();
+                if (t instanceof Error) {
+                    log.error("Request {} failed on its worker", request.id(), t);
+                }
                 result.completeExceptionally(t);
             } finally {
                 active.decrementAndGet();

@@ -284,6 +284,8 @@ class EmlocChatModelTest {
                 .defaultOptions(EmlocChatOptions.builder().maxTokens(4).build()).build()) {
             ChatResponse called = observed.call(new Prompt("code 417?", EmlocChatOptions.builder().taskId(TASK).build()));
             List<ChatResponse> streamed = observed.stream(new Prompt("code 417?")).collectList().block();
+            // a stream's observation stops in doFinally, just after its subscriber has seen the end
+            await(() -> contexts.size() == 2, "both observations have stopped");
 
             TestObservationRegistryAssert.assertThat(registry).hasNumberOfObservationsWithNameEqualTo("gen_ai.client.operation", 2)
                     .hasObservationWithNameEqualTo("gen_ai.client.operation").that()
@@ -363,6 +365,20 @@ class EmlocChatModelTest {
             long before = long_.tokensGenerated();
             ChatResponse next = long_.call(new Prompt("code 417?", EmlocChatOptions.builder().maxTokens(3).build()));
             assertThat(next.getMetadata().getUsage().getCompletionTokens()).isEqualTo((int) (long_.tokensGenerated() - before));
+        }
+    }
+
+    @Test
+    void anErrorOnTheWorkerEndsTheStreamAndTheCall() {
+        SpringAiFixtures.BlockingStore failing = new SpringAiFixtures.BlockingStore(store);
+        failing.failure = new LinkageError("emloc-core on the classpath does not match");
+        try (EmlocChatModel broken = EmlocChatModel.builder(model, failing).build()) {
+            Prompt prompt = new Prompt("code 417?", EmlocChatOptions.builder().taskId(TASK).build());
+            StepVerifier.create(broken.stream(prompt))
+                    .expectErrorMatches(e -> e instanceof IllegalStateException && e.getCause() == failing.failure)
+                    .verify(java.time.Duration.ofSeconds(10));
+            assertThatThrownBy(() -> broken.call(prompt)).isSameAs(failing.failure);
+            assertThat(broken.failedRequests()).isEqualTo(2);
         }
     }
 

@@ -79,6 +79,8 @@ final class SpringAiFixtures {
         final CountDownLatch release = new CountDownLatch(1);
         /** Whether the worker thread that looked the slow task up had autograd on (it must not). */
         volatile Boolean gradModeOnWorker;
+        /** Thrown by every {@code find} when set. */
+        volatile Error failure;
         private final TaskMemoryStore delegate;
 
         BlockingStore(TaskMemoryStore delegate) {
@@ -87,6 +89,9 @@ final class SpringAiFixtures {
 
         @Override
         public Optional<TaskMemoryHandle> find(TaskKey key, MemoryTarget target) {
+            if (failure != null) {
+                throw failure;
+            }
             if (key.taskId().equals(SLOW_TASK)) {
                 gradModeOnWorker = GradMode.isEnabledOnThisThread();
                 entered.countDown();
