@@ -308,7 +308,7 @@ public final class CompressionBenchmark {
         return builder.build();
     }
 
-    private static VisionLanguageModel loadModel(ModelConfig config, Path tokenizerDir) {
+    static VisionLanguageModel loadModel(ModelConfig config, Path tokenizerDir) {
         Path tokenizerJson = tokenizerDir.resolve("tokenizer.json");
         TinyTokenizerJson.write(tokenizerJson);
         QwenTokenizer tokenizer = QwenTokenizer.load(tokenizerJson);
@@ -320,7 +320,7 @@ public final class CompressionBenchmark {
         return new VisionLanguageModel(language, null, ImageProcessor.qwen2VlDefaults(), tokenizer);
     }
 
-    private static Map<String, Object> modelInfo(boolean quick, ModelConfig config, QwenModel language) {
+    static Map<String, Object> modelInfo(boolean quick, ModelConfig config, QwenModel language) {
         Map<String, Object> model = new LinkedHashMap<>();
         model.put("shape", quick ? "tiny (quick mode)" : "Qwen2-0.5B");
         model.put("layers", config.numLayers());
@@ -405,7 +405,7 @@ public final class CompressionBenchmark {
     }
 
     /** A short forward with logits, so that libtorch's threads and allocator are up before the baseline is taken. */
-    private static void warmUp(VisionLanguageModel model, List<Demonstration> demos) {
+    static void warmUp(VisionLanguageModel model, List<Demonstration> demos) {
         QwenModel language = model.language();
         try (NDManager m = language.newRequestManager(); KvCache cache = language.newCache(m)) {
             PreparedPrompt prompt = model.prepare(m, demos.get(0).messages(), WHOLE_CONTEXT, 0);

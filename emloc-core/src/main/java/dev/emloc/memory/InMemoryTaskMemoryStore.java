@@ -1,6 +1,5 @@
 package dev.emloc.memory;
 
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Clock;
@@ -117,7 +116,7 @@ public final class InMemoryTaskMemoryStore implements TaskMemoryStore {
         }
         TaskMemory memory;
         try {
-            memory = codec.readLayers(entry.header, l -> new ByteArrayInputStream(entry.layers.get(l)), target.manager(),
+            memory = codec.readLayers(entry.header, l -> TaskMemoryCodec.source(List.of(entry.layers.get(l))), target.manager(),
                     target.dtype());
         } catch (IOException e) {
             throw new UncheckedIOException(e);

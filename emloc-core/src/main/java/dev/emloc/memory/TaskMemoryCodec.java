@@ -205,7 +205,7 @@ public final class TaskMemoryCodec {
 
     /** {@link #read} from a byte array; bytes after the end section are refused. */
     public TaskMemory decode(byte[] bytes, TaskKey expectedKey, NDManager parent, DataType dtype) {
-        ByteArrayInputStream in = new ByteArrayInputStream(bytes);
+        PartsInput in = new PartsInput(List.of(bytes));
         TaskMemory memory;
         try {
             memory = read(in, expectedKey, parent, dtype);
@@ -273,10 +273,7 @@ public final class TaskMemoryCodec {
 
     /** Writes layer {@code layer} of {@code memory} as one section of the encoding {@code header} describes. */
     public void writeLayer(MemoryHeader header, TaskMemory memory, int layer, OutputStream out) throws IOException {
-        ByteBuffer prefix = ByteBuffer.allocate(LAYER_PREFIX_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-        prefix.putInt(LAYER_TAG).putShort((short) FORMAT_VERSION).putShort((short) header.precision().code())
-                .putLong(header.memoryId()).putInt(layer).putInt(header.kvHeads()).putInt(memory.length(layer))
-                .putInt(header.headDim());
+        ByteBuffer prefix = layerPrefix(header, memory, layer);
         CRC32C crc = new CRC32C();
         crc.update(prefix.array());
         out.write(prefix.array());
@@ -292,13 +289,43 @@ public final class TaskMemoryCodec {
         if (size > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("Layer " + layer + " takes " + size + " bytes, more than one array holds");
         }
-        ByteArrayOutputStream out = new ByteArrayOutputStream((int) size);
+        byte[] section = new byte[(int) size];
+        ByteBuffer out = ByteBuffer.wrap(section).order(ByteOrder.LITTLE_ENDIAN);
+        out.put(layerPrefix(header, memory, layer).array());
+        putArray(memory.keys(layer), header.precision(), out);
+        putArray(memory.values(layer), header.precision(), out);
+        CRC32C crc = new CRC32C();
+        crc.update(section, 0, out.position());
+        out.putInt((int) crc.getValue());
+        return section;
+    }
+
+    private static ByteBuffer layerPrefix(MemoryHeader header, TaskMemory memory, int layer) {
+        ByteBuffer prefix = ByteBuffer.allocate(LAYER_PREFIX_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        prefix.putInt(LAYER_TAG).putShort((short) FORMAT_VERSION).putShort((short) header.precision().code())
+                .putLong(header.memoryId()).putInt(layer).putInt(header.kvHeads()).putInt(memory.length(layer))
+                .putInt(header.headDim());
+        return prefix;
+    }
+
+    private static void putArray(NDArray array, Precision precision, ByteBuffer out) {
+        NDArray stored = array.getDataType() == precision.dataType() ? array : array.toType(precision.dataType(), false);
         try {
-            writeLayer(header, memory, layer, out);
-        } catch (IOException e) {
-            throw new IllegalStateException("Writing to memory failed", e);
+            out.put(stored.toByteBuffer());
+        } finally {
+            if (stored != array) {
+                stored.close();
+            }
         }
-        return out.toByteArray();
+    }
+
+    /**
+     * An input over byte arrays already in memory, such as the values a store fetched for one layer section. The
+     * decoder copies them once, straight into the arrays it builds (on a GPU, through one staging buffer), instead of
+     * streaming them through chunk buffers.
+     */
+    public static InputStream source(List<byte[]> parts) {
+        return new PartsInput(parts);
     }
 
     /** Where each layer section comes from: called once per layer, in order. */
@@ -508,6 +535,9 @@ public final class TaskMemoryCodec {
         if (total == 0) {
             return manager.zeros(shape, stored);
         }
+        if (in instanceof PartsInput parts && parts.remaining() >= total) {
+            return copyOnce(parts, (int) total, shape, stored, crc, manager);
+        }
         NDList chunks = new NDList();
         ByteBuffer scratch = null;
         try {
@@ -540,6 +570,99 @@ public final class TaskMemoryCodec {
         } catch (IOException | RuntimeException e) {
             chunks.close();
             throw e;
+        }
+    }
+
+    /** Bytes already in memory: one copy into the new array's own storage (CPU), or into one staging buffer (GPU). */
+    private static NDArray copyOnce(PartsInput parts, int total, Shape shape, DataType stored, CRC32C crc, NDManager manager) {
+        if (manager.getDevice().equals(ai.djl.Device.cpu())) {
+            NDArray result = manager.create(shape, stored);
+            try {
+                ByteBuffer view = result.toByteBuffer(true);  // the tensor's own memory on the CPU
+                if (!view.isDirect() || view.capacity() != total) {
+                    throw new IllegalStateException("The engine gave no direct view of a new array");
+                }
+                parts.copyTo(view, total, crc);
+                return result;
+            } catch (RuntimeException e) {
+                result.close();
+                throw e;
+            }
+        }
+        ByteBuffer staging = ByteBuffer.allocateDirect(total).order(ByteOrder.LITTLE_ENDIAN);
+        parts.copyTo(staging, total, crc);
+        staging.flip();
+        return manager.create(staging, shape, stored);              // copied to the device here
+    }
+
+    /** Byte arrays read as one stream, which the decoder can also copy from directly. */
+    private static final class PartsInput extends InputStream {
+        private final List<byte[]> parts;
+        private int index;
+        private int position;
+        private long remaining;
+
+        PartsInput(List<byte[]> parts) {
+            this.parts = List.copyOf(parts);
+            for (byte[] part : this.parts) {
+                remaining += part.length;
+            }
+        }
+
+        long remaining() {
+            return remaining;
+        }
+
+        @Override
+        public int read() {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] target, int offset, int length) {
+            if (length == 0) {
+                return 0;
+            }
+            skipEmpty();
+            if (index >= parts.size()) {
+                return -1;
+            }
+            byte[] part = parts.get(index);
+            int n = Math.min(length, part.length - position);
+            System.arraycopy(part, position, target, offset, n);
+            advance(n);
+            return n;
+        }
+
+        @Override
+        public int available() {
+            return (int) Math.min(Integer.MAX_VALUE, remaining);
+        }
+
+        void copyTo(ByteBuffer target, int length, CRC32C crc) {
+            int left = length;
+            while (left > 0) {
+                skipEmpty();
+                byte[] part = parts.get(index);
+                int n = Math.min(left, part.length - position);
+                crc.update(part, position, n);
+                target.put(part, position, n);
+                advance(n);
+                left -= n;
+            }
+        }
+
+        private void skipEmpty() {
+            while (index < parts.size() && position == parts.get(index).length) {
+                index++;
+                position = 0;
+            }
+        }
+
+        private void advance(int n) {
+            position += n;
+            remaining -= n;
         }
     }
 

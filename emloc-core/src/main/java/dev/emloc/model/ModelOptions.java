@@ -30,7 +30,7 @@ public record ModelOptions(Device device, DataType dtype) {
     /**
      * Parses user settings.
      *
-     * @param device {@code cpu}, {@code gpu} or {@code gpu:N}
+     * @param device {@code auto} (the first GPU the engine sees, else the CPU), {@code cpu}, {@code gpu} or {@code gpu:N}
      * @param dtype  {@code float32} or {@code float16}
      */
     public static ModelOptions parse(String device, String dtype) {
@@ -40,14 +40,16 @@ public record ModelOptions(Device device, DataType dtype) {
     static Device parseDevice(String text) {
         String value = text == null ? "" : text.trim().toLowerCase(Locale.ROOT);
         Device device;
-        if (value.equals("cpu")) {
+        if (value.equals("auto")) {
+            device = Engine.getInstance().getGpuCount() > 0 ? Device.gpu() : Device.cpu();
+        } else if (value.equals("cpu")) {
             device = Device.cpu();
         } else if (value.equals("gpu") || value.equals("cuda")) {
             device = Device.gpu();
         } else if (value.matches("(gpu|cuda):\\d+")) {
             device = Device.gpu(Integer.parseInt(value.substring(value.indexOf(':') + 1)));
         } else {
-            throw new IllegalArgumentException("Unknown device '" + text + "'; use cpu, gpu or gpu:N");
+            throw new IllegalArgumentException("Unknown device '" + text + "'; use auto, cpu, gpu or gpu:N");
         }
         if (device.isGpu()) {
             int available = Engine.getInstance().getGpuCount();

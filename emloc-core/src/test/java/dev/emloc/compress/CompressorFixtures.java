@@ -23,6 +23,11 @@ public final class CompressorFixtures {
     }
 
     public static VisionLanguageModel tinyModel(Path dir, boolean vision, long seed) {
+        return VisionLanguageModel.load(tinyCheckpoint(dir, vision, seed), ModelOptions.cpu(), VisionLimits.defaults());
+    }
+
+    /** Writes the checkpoint {@link #tinyModel} loads (config, safetensors, tokenizer, preprocessor) and returns its directory. */
+    public static Path tinyCheckpoint(Path dir, boolean vision, long seed) {
         Map<String, Integer> special = TinyTokenizerJson.specialTokenIds();
         ModelConfig config = ModelConfig.builder().vocabSize(TinyTokenizerJson.VOCAB_SIZE).hiddenSize(64).intermediateSize(96)
                 .numLayers(3).numHeads(4).numKvHeads(2).eosTokenId(special.get(ChatFormat.IM_END))
@@ -35,8 +40,7 @@ public final class CompressorFixtures {
             builder.vision(new VisionConfig(1, 32, 4, 2, 3, 64, 14, 2, 2, VisionConfig.QUICK_GELU))
                     .preprocessor(PreprocessorConfig.qwen2VlDefaults().mutate().minPixels(28 * 28).maxPixels(56 * 56).build());
         }
-        Path checkpoint = builder.writeTo(dir.resolve(vision ? "tiny-vl" : "tiny"));
-        return VisionLanguageModel.load(checkpoint, ModelOptions.cpu(), VisionLimits.defaults());
+        return builder.writeTo(dir.resolve(vision ? "tiny-vl" : "tiny"));
     }
 
     /** Short text demonstrations: a code and its colour. */

@@ -50,7 +50,9 @@ class TaskMemoryCodecFuzzTest {
                 int kind = random.nextInt(8);
                 byte[] mutated = mutate(seed, kind, random);
                 byKind[kind]++;
-                try (TaskMemory result = new TaskMemoryCodec().decode(mutated, key, manager, DataType.FLOAT32)) {
+                // half through decode (bytes in memory, copied once), half through a plain stream (chunked reads)
+                try (TaskMemory result = i % 4 < 2 ? new TaskMemoryCodec().decode(mutated, key, manager, DataType.FLOAT32)
+                        : readStream(mutated, key, manager)) {
                     assertThat(result.numLayers()).isEqualTo(memory.numLayers());
                     for (int l = 0; l < result.numLayers(); l++) {
                         assertThat(result.keys(l).getShape()).isEqualTo(result.values(l).getShape());
@@ -70,6 +72,10 @@ class TaskMemoryCodecFuzzTest {
             assertThat(Arrays.stream(byKind).min().orElseThrow()).as("cases of each kind").isGreaterThan(1000);
             assertThat(((BaseNDManager) manager).getManagedArrays()).isEmpty();
         }
+    }
+
+    static TaskMemory readStream(byte[] bytes, TaskKey key, NDManager manager) throws java.io.IOException {
+        return new TaskMemoryCodec().read(new java.io.ByteArrayInputStream(bytes), key, manager, DataType.FLOAT32);
     }
 
     static byte[] mutate(byte[] seed, int kind, Random random) {

@@ -91,9 +91,10 @@ class QwenModelLoadingTest {
 
     @Test
     void unknownDevicesAndDtypesAreRefusedWithWhatToUse() {
-        assertThatThrownBy(() -> ModelOptions.parse("tpu", "float32")).hasMessageContaining("use cpu, gpu or gpu:N");
+        assertThatThrownBy(() -> ModelOptions.parse("tpu", "float32")).hasMessageContaining("use auto, cpu, gpu or gpu:N");
         assertThatThrownBy(() -> ModelOptions.parse("cpu", "int8")).hasMessageContaining("use float32 or float16");
         assertThatThrownBy(() -> ModelOptions.parse("gpu:3", "float32")).hasMessageContaining("docs/gpu.md");
         assertThat(ModelOptions.parse(" CPU ", "fp16").dtype()).isEqualTo(DataType.FLOAT16);
+        assertThat(ModelOptions.parse("auto", "float32").device().isGpu()).isEqualTo(ai.djl.engine.Engine.getInstance().getGpuCount() > 0);
     }
 }

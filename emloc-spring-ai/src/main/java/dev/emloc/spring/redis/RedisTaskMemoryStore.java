@@ -1,16 +1,12 @@
 package dev.emloc.spring.redis;
 
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.SequenceInputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
@@ -19,6 +15,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -27,6 +24,7 @@ import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
 
+import dev.emloc.memory.IncompatibleTaskMemoryException;
 import dev.emloc.memory.MemoryHeader;
 import dev.emloc.memory.MemoryTarget;
 import dev.emloc.memory.TaskKey;
@@ -79,6 +77,7 @@ public final class RedisTaskMemoryStore implements TaskMemoryStore {
     private static final Logger log = LoggerFactory.getLogger(RedisTaskMemoryStore.class);
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final int READ_ATTEMPTS = 5;
+    private static final byte[] GENERATION = "generation".getBytes(StandardCharsets.UTF_8);
 
     /**
      * Tuning of the store.
@@ -92,10 +91,11 @@ public final class RedisTaskMemoryStore implements TaskMemoryStore {
      * @param lockTimeout      expiry of the teaching lock; the owner renews it every third of this
      * @param teachWaitTimeout how long a caller waits for another instance teaching the same task
      * @param pollInterval     how often a waiting caller checks the lock
+     * @param supersededGrace  how long a replaced generation stays readable for loads already in flight
      */
     public record Options(String keyPrefix, TaskMemoryCodec.Precision precision, int partBytes, long cacheBytes,
             Duration defaultTtl, Duration pendingTimeout, Duration lockTimeout, Duration teachWaitTimeout,
-            Duration pollInterval) {
+            Duration pollInterval, Duration supersededGrace) {
 
         public Options {
             TaskKey.requireValid("key prefix", keyPrefix, 32);
@@ -110,25 +110,30 @@ public final class RedisTaskMemoryStore implements TaskMemoryStore {
             requirePositive("lockTimeout", lockTimeout);
             requirePositive("teachWaitTimeout", teachWaitTimeout);
             requirePositive("pollInterval", pollInterval);
+            requirePositive("supersededGrace", supersededGrace);
             if (defaultTtl != null) {
                 requirePositive("defaultTtl", defaultTtl);
             }
         }
 
-        /** Prefix {@code emloc}, float32, 32 MiB parts, 1 GiB cache, no TTL, 10 min pending, 30 s lock, 30 min wait. */
+        /**
+         * Prefix {@code emloc}, float32, 4 MiB parts, 1 GiB cache, no TTL, 10 min pending, 30 s lock, 30 min wait,
+         * 200 ms polls, 60 s grace for replaced generations.
+         */
         public static Options defaults() {
-            return new Options("emloc", TaskMemoryCodec.Precision.FLOAT32, 32 << 20, 1L << 30, null, Duration.ofMinutes(10),
-                    Duration.ofSeconds(30), Duration.ofMinutes(30), Duration.ofMillis(200));
+            return new Options("emloc", TaskMemoryCodec.Precision.FLOAT32, 4 << 20, 1L << 30, null, Duration.ofMinutes(10),
+                    Duration.ofSeconds(30), Duration.ofMinutes(30), Duration.ofMillis(200), Duration.ofSeconds(60));
         }
 
-        public Options withPrecision(TaskMemoryCodec.Precision v) { return new Options(keyPrefix, v, partBytes, cacheBytes, defaultTtl, pendingTimeout, lockTimeout, teachWaitTimeout, pollInterval); }
-        public Options withPartBytes(int v) { return new Options(keyPrefix, precision, v, cacheBytes, defaultTtl, pendingTimeout, lockTimeout, teachWaitTimeout, pollInterval); }
-        public Options withCacheBytes(long v) { return new Options(keyPrefix, precision, partBytes, v, defaultTtl, pendingTimeout, lockTimeout, teachWaitTimeout, pollInterval); }
-        public Options withDefaultTtl(Duration v) { return new Options(keyPrefix, precision, partBytes, cacheBytes, v, pendingTimeout, lockTimeout, teachWaitTimeout, pollInterval); }
-        public Options withPendingTimeout(Duration v) { return new Options(keyPrefix, precision, partBytes, cacheBytes, defaultTtl, v, lockTimeout, teachWaitTimeout, pollInterval); }
-        public Options withLockTimeout(Duration v) { return new Options(keyPrefix, precision, partBytes, cacheBytes, defaultTtl, pendingTimeout, v, teachWaitTimeout, pollInterval); }
-        public Options withTeachWaitTimeout(Duration v) { return new Options(keyPrefix, precision, partBytes, cacheBytes, defaultTtl, pendingTimeout, lockTimeout, v, pollInterval); }
-        public Options withKeyPrefix(String v) { return new Options(v, precision, partBytes, cacheBytes, defaultTtl, pendingTimeout, lockTimeout, teachWaitTimeout, pollInterval); }
+        public Options withPrecision(TaskMemoryCodec.Precision v) { return new Options(keyPrefix, v, partBytes, cacheBytes, defaultTtl, pendingTimeout, lockTimeout, teachWaitTimeout, pollInterval, supersededGrace); }
+        public Options withPartBytes(int v) { return new Options(keyPrefix, precision, v, cacheBytes, defaultTtl, pendingTimeout, lockTimeout, teachWaitTimeout, pollInterval, supersededGrace); }
+        public Options withCacheBytes(long v) { return new Options(keyPrefix, precision, partBytes, v, defaultTtl, pendingTimeout, lockTimeout, teachWaitTimeout, pollInterval, supersededGrace); }
+        public Options withDefaultTtl(Duration v) { return new Options(keyPrefix, precision, partBytes, cacheBytes, v, pendingTimeout, lockTimeout, teachWaitTimeout, pollInterval, supersededGrace); }
+        public Options withPendingTimeout(Duration v) { return new Options(keyPrefix, precision, partBytes, cacheBytes, defaultTtl, v, lockTimeout, teachWaitTimeout, pollInterval, supersededGrace); }
+        public Options withLockTimeout(Duration v) { return new Options(keyPrefix, precision, partBytes, cacheBytes, defaultTtl, pendingTimeout, v, teachWaitTimeout, pollInterval, supersededGrace); }
+        public Options withTeachWaitTimeout(Duration v) { return new Options(keyPrefix, precision, partBytes, cacheBytes, defaultTtl, pendingTimeout, lockTimeout, v, pollInterval, supersededGrace); }
+        public Options withSupersededGrace(Duration v) { return new Options(keyPrefix, precision, partBytes, cacheBytes, defaultTtl, pendingTimeout, lockTimeout, teachWaitTimeout, pollInterval, v); }
+        public Options withKeyPrefix(String v) { return new Options(v, precision, partBytes, cacheBytes, defaultTtl, pendingTimeout, lockTimeout, teachWaitTimeout, pollInterval, supersededGrace); }
 
         private static void requirePositive(String name, Duration d) {
             if (d == null || d.isNegative() || d.isZero()) {
@@ -139,7 +144,8 @@ public final class RedisTaskMemoryStore implements TaskMemoryStore {
 
     /**
      * KEYS: manifest, pending, new payload keys (ARGV[4] of them), old payload keys. ARGV: generation, expected
-     * current generation ('' for none), TTL in ms (0 for none), number of new keys, manifest field/value pairs.
+     * current generation ('' for none), TTL in ms (0 for none), number of new keys, grace of the old keys in ms,
+     * manifest field/value pairs.
      */
     private static final byte[] PUBLISH = """
             local gen, expected, ttl, n = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -152,9 +158,9 @@ public final class RedisTaskMemoryStore implements TaskMemoryStore {
             for i = 3, 2 + n do
               if ttl > 0 then redis.call('PEXPIRE', KEYS[i], ttl) else redis.call('PERSIST', KEYS[i]) end
             end
-            for i = 3 + n, #KEYS do redis.call('UNLINK', KEYS[i]) end
+            for i = 3 + n, #KEYS do redis.call('PEXPIRE', KEYS[i], ARGV[5]) end
             redis.call('DEL', KEYS[1])
-            redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+            redis.call('HSET', KEYS[1], unpack(ARGV, 6))
             if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
             redis.call('HDEL', KEYS[2], gen)
             return 'OK'
@@ -181,6 +187,7 @@ public final class RedisTaskMemoryStore implements TaskMemoryStore {
     private final TaskMemoryCodec codec;
     private final TaskMemoryCache cache;
     private final ScheduledExecutorService renewer;
+    private final java.util.concurrent.ExecutorService prefetcher;
     /** Test hook: runs after the payloads are written and before the manifest is switched. */
     volatile Runnable beforePublish = () -> { };
 
@@ -201,6 +208,11 @@ public final class RedisTaskMemoryStore implements TaskMemoryStore {
         this.cache = new TaskMemoryCache(options.cacheBytes());
         this.renewer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "emloc-redis-lock-renewer");
+            t.setDaemon(true);
+            return t;
+        });
+        this.prefetcher = Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "emloc-redis-prefetch");
             t.setDaemon(true);
             return t;
         });
@@ -284,7 +296,8 @@ public final class RedisTaskMemoryStore implements TaskMemoryStore {
                     scriptKeys.addAll(keys.payloadKeys(old.generation, old.parts));
                 }
                 List<byte[]> args = new ArrayList<>(List.of(bytes(generation), bytes(old == null ? "" : old.generation),
-                        bytes(Long.toString(ttlMillis)), bytes(Integer.toString(newKeys.size()))));
+                        bytes(Long.toString(ttlMillis)), bytes(Integer.toString(newKeys.size())),
+                        bytes(Long.toString(options.supersededGrace().toMillis()))));
                 Map<String, byte[]> fields = new LinkedHashMap<>();
                 fields.put("format", bytes(Integer.toString(TaskMemoryCodec.FORMAT_VERSION)));
                 fields.put("generation", bytes(generation));
@@ -329,6 +342,20 @@ public final class RedisTaskMemoryStore implements TaskMemoryStore {
         Keys keys = new Keys(key);
         return redis("load task " + key, connection -> {
             for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+                // a cache hit needs the generation alone
+                byte[] current = connection.hashCommands().hGet(keys.manifest, GENERATION);
+                if (current == null) {
+                    return Optional.empty();
+                }
+                Optional<TaskMemoryHandle> cached = cache.acquire(key, string(current));
+                if (cached.isPresent()) {
+                    if (!cached.get().descriptor().modelFingerprint().equals(target.modelFingerprint())) {
+                        String built = cached.get().descriptor().modelFingerprint();
+                        cached.get().close();
+                        throw new IncompatibleTaskMemoryException(key.toString(), built, target.modelFingerprint());
+                    }
+                    return cached;
+                }
                 Manifest manifest = readManifest(connection, keys);
                 if (manifest == null) {
                     return Optional.empty();
@@ -336,10 +363,6 @@ public final class RedisTaskMemoryStore implements TaskMemoryStore {
                 MemoryHeader header = codec.readHeader(manifest.header);
                 requireKey(key, header);
                 target.requireCompatible(header);
-                Optional<TaskMemoryHandle> cached = cache.acquire(key, manifest.generation);
-                if (cached.isPresent()) {
-                    return cached;
-                }
                 TaskMemory memory = readPayloads(connection, keys, manifest, header, target);
                 if (memory == null) {
                     continue;                 // a newer generation replaced this one while we read it
@@ -351,29 +374,65 @@ public final class RedisTaskMemoryStore implements TaskMemoryStore {
         });
     }
 
-    /** The memory of {@code manifest}'s generation, or null when one of its payloads is gone. */
+    /**
+     * The memory of {@code manifest}'s generation, or null when one of its payloads is gone. The parts of layer l+1
+     * are fetched while layer l is decoded.
+     */
     private TaskMemory readPayloads(RedisConnection connection, Keys keys, Manifest manifest, MemoryHeader header,
             MemoryTarget target) {
         if (manifest.parts.size() != header.numLayers()) {
             throw new TaskMemoryFormatException("The manifest of task " + header.key() + " lists parts for "
                     + manifest.parts.size() + " layers but its header has " + header.numLayers());
         }
+        List<CompletableFuture<List<byte[]>>> fetches = new ArrayList<>();
+        fetches.add(CompletableFuture.completedFuture(fetchLayer(connection, keys, manifest, 0)));
         try {
             return codec.readLayers(header, l -> {
-                List<InputStream> parts = new ArrayList<>();
-                for (int p = 0; p < manifest.parts.get(l); p++) {
-                    byte[] value = connection.stringCommands().get(keys.part(manifest.generation, l, p));
-                    if (value == null) {
-                        throw new GenerationGone();
-                    }
-                    parts.add(new ByteArrayInputStream(value));
+                if (l + 1 < header.numLayers()) {
+                    fetches.add(CompletableFuture.supplyAsync(() -> redis("load task " + keys.key,
+                            other -> fetchLayer(other, keys, manifest, l + 1)), prefetcher));
                 }
-                return parts.size() == 1 ? parts.get(0) : new SequenceInputStream(Collections.enumeration(parts));
+                List<byte[]> parts = join(fetches.get(l));
+                fetches.set(l, null);         // let the bytes go once decoded
+                if (parts == null) {
+                    throw new GenerationGone();
+                }
+                return TaskMemoryCodec.source(parts);
             }, target.manager(), target.dtype());
         } catch (GenerationGone gone) {
             return null;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        } finally {
+            for (CompletableFuture<List<byte[]>> fetch : fetches) {
+                if (fetch != null) {
+                    fetch.cancel(false);
+                }
+            }
+        }
+    }
+
+    /** The parts of one layer, or null when one is gone. */
+    private static List<byte[]> fetchLayer(RedisConnection connection, Keys keys, Manifest manifest, int layer) {
+        List<byte[]> parts = new ArrayList<>();
+        for (int p = 0; p < manifest.parts.get(layer); p++) {
+            byte[] value = connection.stringCommands().get(keys.part(manifest.generation, layer, p));
+            if (value == null) {
+                return null;
+            }
+            parts.add(value);
+        }
+        return parts;
+    }
+
+    private static List<byte[]> join(CompletableFuture<List<byte[]>> fetch) {
+        try {
+            return fetch.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            if (e.getCause() instanceof RuntimeException runtime) {
+                throw runtime;
+            }
+            throw e;
         }
     }
 
@@ -510,6 +569,7 @@ public final class RedisTaskMemoryStore implements TaskMemoryStore {
     @Override
     public void close() {
         renewer.shutdownNow();
+        prefetcher.shutdownNow();
         cache.close();
     }
 
