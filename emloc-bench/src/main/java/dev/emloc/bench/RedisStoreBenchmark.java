@@ -10,7 +10,6 @@ import java.io.SequenceInputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,6 +22,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.function.DoubleSupplier;
 import java.util.zip.CRC32C;
 
@@ -69,9 +71,14 @@ import tools.jackson.databind.json.JsonMapper;
  *       so every load reads the payloads from Redis and decodes them into NDArrays) {@code --runs} times each,
  *       stored as float32 and as float16, after one untimed round; then a load answered by the store's cache.
  *       MB/s counts the decoded float32 bytes (and, separately, the bytes Redis holds).</li>
- *   <li><b>Where the time goes</b>: the same payloads read with the store's Redis calls alone, over a plain
- *       socket, decoded by the codec from memory, checksummed, copied, and decoded with one copy into
- *       pre-allocated tensors (what a leaner decoder could reach).</li>
+ *   <li><b>Where the time goes</b>: the store's load path replicated with clocks inside (HGET of the manifest's
+ *       generation, HGETALL of the manifest and header parse, the GETs of each layer's parts with layer
+ *       {@code l + 1} fetched on another thread while layer {@code l} is decoded, the decode by
+ *       {@link TaskMemoryCodec#readLayers} from {@link TaskMemoryCodec#source} over the fetched arrays); then each
+ *       piece alone on the same payloads: the GETs through Lettuce and over a plain socket, the codec decoding the
+ *       fetched bytes as the store hands them ({@code source}: one copy into each tensor) and as plain streams
+ *       (the chunked path any other input takes), CRC-32C, one copy into a direct buffer; and the pieces of a
+ *       save (encode, SETs).</li>
  *   <li><b>Recompression</b>: {@code --demos} synthetic demonstrations (CompressionBenchmark's) compressed by
  *       {@link EmlocCompressor} on the 0.5B-shaped random model; that real memory saved and cold-loaded. Ratios:
  *       its load &divide; its compression, and the 200 MB load &divide; the compression time scaled linearly
@@ -79,7 +86,7 @@ import tools.jackson.databind.json.JsonMapper;
  * </ul>
  * Redis: {@code --redis=host:port}, else a {@code redis-server} process started on a free port of 127.0.0.1
  * ({@link LocalRedisServer}). Usage: {@code RedisStoreBenchmark [--out=FILE] [--megabytes=200] [--runs=3]
- * [--demos=20] [--warmups=1] [--part-bytes=33554432] [--redis=host:port] [--quick]}; {@code --quick}: 8 MB, one run,
+ * [--demos=20] [--warmups=1] [--part-bytes=4194304] [--redis=host:port] [--quick]}; {@code --quick}: 8 MB, one run,
  * a tiny model, 4 demonstrations. Arguments may also come as one space-separated string.
  */
 public final class RedisStoreBenchmark {
@@ -340,8 +347,8 @@ public final class RedisStoreBenchmark {
             result.put("hits", store.cache().hits());
             result.put("misses", store.cache().misses());
             result.put("firstOverHit", first / median(hits));
-            result.put("note", "a hit reads the manifest hash (HGETALL: generation and header JSON) and parses the header;"
-                    + " no payload is read");
+            result.put("note", "a hit reads the manifest's generation field (HGET) and checks the cached memory's model"
+                    + " fingerprint; no header or payload is read");
             log("cached load: first %.3f s, hit %.2f ms (median of %d; %d hits, %d misses)", first, median(hits) * 1e3,
                     hits.size(), store.cache().hits(), store.cache().misses());
             return result;
@@ -351,11 +358,12 @@ public final class RedisStoreBenchmark {
     // ------------------------------------------------------------------ where the time of a load goes
 
     /**
-     * The pieces of a cold load, each timed alone on the payloads {@code descriptor} names (the key layout of
-     * {@link RedisTaskMemoryStore}): the manifest read; the GETs as the store issues them (Spring Data Redis,
-     * Lettuce); the same GETs over a plain socket into byte arrays; the codec decoding the fetched bytes; CRC-32C
-     * over them; one copy of them into a direct buffer; and a one-copy decode straight into empty tensors.
-     * Then the pieces of a save: encoding every layer, and SETting the encoded bytes.
+     * The store's load path replicated with clocks inside, then the pieces of a cold load, each timed alone on the
+     * payloads {@code descriptor} names (the key layout of {@link RedisTaskMemoryStore}): the manifest read; the GETs
+     * as the store issues them (Spring Data Redis, Lettuce), one after another; the same GETs over a plain socket
+     * into byte arrays; the codec decoding the fetched bytes as the store hands them ({@link TaskMemoryCodec#source})
+     * and as plain streams; CRC-32C over them; one copy of them into a direct buffer. Then the pieces of a save:
+     * encoding every layer, and SETting the encoded parts.
      */
     private static Map<String, Object> profile(Plan plan, LettuceConnectionFactory factory, Precision precision, TaskKey key,
             TaskMemoryDescriptor descriptor, long decoded, NDManager parent, String label) {
@@ -397,7 +405,7 @@ public final class RedisStoreBenchmark {
             result.put("payloadKeys", keys.size());
             result.put("payloadBytes", payloadBytes);
 
-            result.put("storeLoadPath", storeLoadPath(plan, connection, manifestKey, base, codec, parent));
+            result.put("storeLoadPath", storeLoadPath(plan, factory, connection, manifestKey, base, codec, parent));
             result.put("lettuceGet", timed(plan, payloadBytes, () -> {
                 long t0 = System.nanoTime();
                 for (byte[] k : keys) {
@@ -407,6 +415,15 @@ public final class RedisStoreBenchmark {
             }));
             result.put("plainSocketGet", timed(plan, payloadBytes, () -> plainSocketGet(factory, keys)));
             result.put("codecDecode", timed(plan, payloadBytes, () -> {
+                long t0 = System.nanoTime();
+                try (TaskMemory m = codec.readLayers(header, l -> TaskMemoryCodec.source(layerParts(payloads, parts, l)),
+                        parent, DataType.FLOAT32)) {
+                    return seconds(t0);
+                } catch (IOException e) {
+                    throw new IllegalStateException(e);
+                }
+            }));
+            result.put("streamedDecode", timed(plan, payloadBytes, () -> {
                 long t0 = System.nanoTime();
                 try (TaskMemory m = codec.readLayers(header, l -> layerStream(payloads, parts, l), parent, DataType.FLOAT32)) {
                     return seconds(t0);
@@ -435,10 +452,10 @@ public final class RedisStoreBenchmark {
                 }
                 return seconds(t0);
             }));
-            result.put("oneCopyDecode", timed(plan, payloadBytes, () -> oneCopyDecode(header, payloads, parts, parent)));
 
             // the save side: encode every layer, then SET the encoded bytes under a scratch key
-            try (TaskMemory loaded = codec.readLayers(header, l -> layerStream(payloads, parts, l), parent, DataType.FLOAT32)) {
+            try (TaskMemory loaded = codec.readLayers(header, l -> TaskMemoryCodec.source(layerParts(payloads, parts, l)),
+                    parent, DataType.FLOAT32)) {
                 result.put("codecEncode", timed(plan, payloadBytes, () -> {
                     long t0 = System.nanoTime();
                     for (int l = 0; l < header.numLayers(); l++) {
@@ -460,76 +477,157 @@ public final class RedisStoreBenchmark {
             connection.keyCommands().del(scratch);
         }
         Map<String, Object> path = sub(result, "storeLoadPath");
-        log("%s load path (median s): %.3f = manifest+header %.4f + GETs %.3f + decode %.3f", label,
-                path.get("medianSeconds"), path.get("manifestAndHeaderMedianSeconds"), path.get("getMedianSeconds"),
-                path.get("decodeMedianSeconds"));
+        log("%s load path (median s): %.3f = generation %.4f + manifest+header %.4f + first layer's GETs %.3f"
+                        + " + waits for prefetched GETs %.3f + decode %.3f; GETs in flight %.3f (overlapping the decode)", label,
+                path.get("medianSeconds"), path.get("generationMedianSeconds"), path.get("manifestAndHeaderMedianSeconds"),
+                path.get("firstLayerGetMedianSeconds"), path.get("getWaitMedianSeconds"), path.get("decodeMedianSeconds"),
+                path.get("getMedianSeconds"));
         log("%s profile (median s for %.1f MB): manifest %.2f ms; Lettuce GET %.3f; plain-socket GET %.3f; codec decode"
-                        + " from memory %.3f; CRC-32C %.3f; copy to direct %.3f; one-copy decode %.3f; codec encode %.3f;"
-                        + " Lettuce SET %.3f",
+                        + " from the fetched arrays %.3f; from streams %.3f; CRC-32C %.3f; copy to direct %.3f; codec encode"
+                        + " %.3f; Lettuce SET %.3f",
                 label, ((Number) result.get("payloadBytes")).longValue() / MB, result.get("manifestReadMillis"),
-                med(result, "lettuceGet"), med(result, "plainSocketGet"), med(result, "codecDecode"), med(result, "crc32c"),
-                med(result, "copyToDirect"), med(result, "oneCopyDecode"), med(result, "codecEncode"), med(result, "lettuceSet"));
+                med(result, "lettuceGet"), med(result, "plainSocketGet"), med(result, "codecDecode"),
+                med(result, "streamedDecode"), med(result, "crc32c"), med(result, "copyToDirect"), med(result, "codecEncode"),
+                med(result, "lettuceSet"));
         return result;
     }
 
     /**
-     * A cold load exactly as {@link RedisTaskMemoryStore#find} does it (HGETALL of the manifest, header parse, then
-     * the codec's {@code readLayers} whose layer source GETs each layer's parts), with the GETs timed apart from
-     * the decoding around them; medians over the runs, plus the minor page faults and GC time of a load.
+     * A cold load as {@link RedisTaskMemoryStore#find} does it on a store without cache: HGET of the manifest's
+     * generation (all a cache hit reads), HGETALL of the manifest and header parse, the GETs of layer 0's parts, then
+     * the codec's {@code readLayers} whose layer source starts fetching layer {@code l + 1} on another thread (its
+     * own connection from the factory, as the store's prefetcher does), waits for layer {@code l}'s arrays and hands
+     * them over with {@link TaskMemoryCodec#source}. Timed apart: the generation read, the manifest, layer 0's
+     * GETs, the time the decoding thread waits for prefetched layers, and the rest (decode); and the time with a GET in
+     * flight (they overlap the decode). Medians over the runs, plus the minor page faults
+     * and GC time of a load.
      */
-    private static Map<String, Object> storeLoadPath(Plan plan, RedisConnection connection, byte[] manifestKey, String base,
-            TaskMemoryCodec codec, NDManager parent) {
+    private static Map<String, Object> storeLoadPath(Plan plan, LettuceConnectionFactory factory, RedisConnection connection,
+            byte[] manifestKey, String base, TaskMemoryCodec codec, NDManager parent) {
         List<Double> total = new ArrayList<>();
+        List<Double> generationRead = new ArrayList<>();
         List<Double> manifest = new ArrayList<>();
+        List<Double> firstGet = new ArrayList<>();
+        List<Double> waits = new ArrayList<>();
         List<Double> get = new ArrayList<>();
         List<Double> decode = new ArrayList<>();
         Costs costs = new Costs();
-        for (int r = -plan.warmups(); r < plan.runs(); r++) {
-            Costs.Mark mark = costs.start();
-            long t0 = System.nanoTime();
-            Map<String, byte[]> fields = new LinkedHashMap<>();
-            connection.hashCommands().hGetAll(manifestKey).forEach((k, v) -> fields.put(new String(k, StandardCharsets.UTF_8), v));
-            MemoryHeader header = codec.readHeader(fields.get("header"));
-            String generation = new String(fields.get("generation"), StandardCharsets.UTF_8);
-            List<Integer> parts = new ArrayList<>();
-            for (String p : new String(fields.get("parts"), StandardCharsets.UTF_8).split(",")) {
-                parts.add(Integer.parseInt(p.trim()));
-            }
-            long t1 = System.nanoTime();
-            long[] getNanos = {0};
-            double runTotal;
-            try (TaskMemory memory = codec.readLayers(header, l -> {
-                long g0 = System.nanoTime();
-                List<InputStream> streams = new ArrayList<>();
-                for (int p = 0; p < parts.get(l); p++) {
-                    streams.add(new ByteArrayInputStream(connection.stringCommands().get(
-                            bytes(base + ":" + generation + ":layer:" + l + (p == 0 ? "" : ":" + p)))));
+        ExecutorService prefetcher = Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "bench-redis-prefetch");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            for (int r = -plan.warmups(); r < plan.runs(); r++) {
+                Costs.Mark mark = costs.start();
+                long t0 = System.nanoTime();
+                byte[] current = connection.hashCommands().hGet(manifestKey, bytes("generation"));
+                long tg = System.nanoTime();
+                Map<String, byte[]> fields = new LinkedHashMap<>();
+                connection.hashCommands().hGetAll(manifestKey)
+                        .forEach((k, v) -> fields.put(new String(k, StandardCharsets.UTF_8), v));
+                MemoryHeader header = codec.readHeader(fields.get("header"));
+                String generation = new String(fields.get("generation"), StandardCharsets.UTF_8);
+                if (!generation.equals(new String(current, StandardCharsets.UTF_8))) {
+                    throw new IllegalStateException("the generation changed during the benchmark");
                 }
-                getNanos[0] += System.nanoTime() - g0;
-                return streams.size() == 1 ? streams.get(0) : new SequenceInputStream(Collections.enumeration(streams));
-            }, parent, DataType.FLOAT32)) {
-                runTotal = seconds(t0);
-            } catch (IOException e) {
-                throw new IllegalStateException(e);
+                List<Integer> parts = new ArrayList<>();
+                for (String p : new String(fields.get("parts"), StandardCharsets.UTF_8).split(",")) {
+                    parts.add(Integer.parseInt(p.trim()));
+                }
+                long t1 = System.nanoTime();
+                List<long[]> getSpans = Collections.synchronizedList(new ArrayList<>());
+                List<CompletableFuture<List<byte[]>>> fetches = new ArrayList<>();
+                fetches.add(CompletableFuture.completedFuture(fetchLayer(connection, base, generation, parts, 0, getSpans)));
+                long t2 = System.nanoTime();
+                long[] waitNanos = {0};
+                double runTotal;
+                try (TaskMemory memory = codec.readLayers(header, l -> {
+                    if (l + 1 < header.numLayers()) {
+                        fetches.add(CompletableFuture.supplyAsync(() -> {
+                            try (RedisConnection other = factory.getConnection()) {
+                                return fetchLayer(other, base, generation, parts, l + 1, getSpans);
+                            }
+                        }, prefetcher));
+                    }
+                    long w0 = System.nanoTime();
+                    List<byte[]> layer = fetches.get(l).join();
+                    waitNanos[0] += System.nanoTime() - w0;
+                    fetches.set(l, null);
+                    return TaskMemoryCodec.source(layer);
+                }, parent, DataType.FLOAT32)) {
+                    runTotal = seconds(t0);
+                } catch (IOException e) {
+                    throw new IllegalStateException(e);
+                }
+                if (r >= 0) {
+                    costs.stop(mark);
+                    total.add(runTotal);
+                    generationRead.add((tg - t0) / 1e9);
+                    manifest.add((t1 - tg) / 1e9);
+                    firstGet.add((t2 - t1) / 1e9);
+                    waits.add(waitNanos[0] / 1e9);
+                    get.add(union(getSpans) / 1e9);
+                    decode.add(runTotal - (t2 - t0) / 1e9 - waitNanos[0] / 1e9);
+                }
             }
-            if (r >= 0) {
-                costs.stop(mark);
-                total.add(runTotal);
-                manifest.add((t1 - t0) / 1e9);
-                get.add(getNanos[0] / 1e9);
-                decode.add(runTotal - (t1 - t0) / 1e9 - getNanos[0] / 1e9);
-            }
+        } finally {
+            prefetcher.shutdownNow();
         }
         Map<String, Object> result = new LinkedHashMap<>();
         result.put("totalRunsSeconds", total);
         result.put("medianSeconds", median(total));
+        result.put("generationMedianSeconds", median(generationRead));
         result.put("manifestAndHeaderMedianSeconds", median(manifest));
+        result.put("firstLayerGetMedianSeconds", median(firstGet));
+        result.put("getWaitMedianSeconds", median(waits));
+        result.put("getWaitRunsSeconds", waits);
         result.put("getMedianSeconds", median(get));
         result.put("getRunsSeconds", get);
         result.put("decodeMedianSeconds", median(decode));
         result.put("decodeRunsSeconds", decode);
+        result.put("note", "medianSeconds = generation + manifestAndHeader + firstLayerGet + getWait + decode (each a"
+                + " median, so the sum is close, not equal); getMedianSeconds = time with a GET in flight (layer 0's and"
+                + " the prefetched ones, which overlap the decode and may overlap each other: up to two layers are"
+                + " fetched at once); decode = the decoding thread's time not spent waiting for bytes");
         costs.into(result);
         return result;
+    }
+
+    /** The parts of one layer, GET by GET, as the store's {@code fetchLayer}; adds its start and end to {@code spans}. */
+    private static List<byte[]> fetchLayer(RedisConnection connection, String base, String generation, List<Integer> parts,
+            int layer, List<long[]> spans) {
+        long t0 = System.nanoTime();
+        List<byte[]> values = new ArrayList<>();
+        for (int p = 0; p < parts.get(layer); p++) {
+            byte[] value = connection.stringCommands().get(
+                    bytes(base + ":" + generation + ":layer:" + layer + (p == 0 ? "" : ":" + p)));
+            if (value == null) {
+                throw new IllegalStateException("payload of layer " + layer + " part " + p + " is gone");
+            }
+            values.add(value);
+        }
+        spans.add(new long[] {t0, System.nanoTime()});
+        return values;
+    }
+
+    /** Nanoseconds covered by at least one of {@code spans} (fetches of two layers may overlap). */
+    private static long union(List<long[]> spans) {
+        List<long[]> sorted = new ArrayList<>(spans);
+        sorted.sort(java.util.Comparator.comparingLong(span -> span[0]));
+        long covered = 0;
+        long start = Long.MIN_VALUE;
+        long end = Long.MIN_VALUE;
+        for (long[] span : sorted) {
+            if (span[0] > end) {
+                covered += end - start;
+                start = span[0];
+                end = span[1];
+            } else {
+                end = Math.max(end, span[1]);
+            }
+        }
+        return covered + (end - start);
     }
 
     /**
@@ -596,71 +694,22 @@ public final class RedisStoreBenchmark {
         }
     }
 
-    private static InputStream layerStream(List<byte[]> payloads, List<Integer> parts, int layer) {
+    /** The fetched parts of one layer. */
+    private static List<byte[]> layerParts(List<byte[]> payloads, List<Integer> parts, int layer) {
         int first = 0;
         for (int l = 0; l < layer; l++) {
             first += parts.get(l);
         }
+        return payloads.subList(first, first + parts.get(layer));
+    }
+
+    /** The fetched parts of one layer as a plain stream: the codec then takes its chunked path. */
+    private static InputStream layerStream(List<byte[]> payloads, List<Integer> parts, int layer) {
         List<InputStream> streams = new ArrayList<>();
-        for (int p = 0; p < parts.get(layer); p++) {
-            streams.add(new ByteArrayInputStream(payloads.get(first + p)));
+        for (byte[] part : layerParts(payloads, parts, layer)) {
+            streams.add(new ByteArrayInputStream(part));
         }
         return streams.size() == 1 ? streams.get(0) : new SequenceInputStream(Collections.enumeration(streams));
-    }
-
-    /**
-     * What a leaner decoder could do (a sketch, no format checks beyond the checksum): per array an empty tensor,
-     * its memory as a direct buffer ({@code toByteBuffer(true)}), one copy of the fetched bytes into it, CRC-32C
-     * over the fetched bytes; float16 then converted to float32 as the store does.
-     */
-    private static double oneCopyDecode(MemoryHeader header, List<byte[]> payloads, List<Integer> parts, NDManager parent) {
-        long t0 = System.nanoTime();
-        DataType stored = header.precision().dataType();
-        try (NDManager manager = parent.newSubManager()) {
-            int index = 0;
-            for (int l = 0; l < header.numLayers(); l++) {
-                List<byte[]> section = payloads.subList(index, index + parts.get(l));
-                index += parts.get(l);
-                long length = section.stream().mapToLong(p -> p.length).sum();
-                Shape shape = new Shape(1, header.kvHeads(), header.layerLengths().get(l), header.headDim());
-                int arrayBytes = (int) (shape.size() * stored.getNumOfBytes());
-                CRC32C crc = new CRC32C();
-                ByteBuffer sum = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
-                copy(section, 0, length - 4, null, crc);
-                copy(section, length - 4, 4, sum, null);
-                if (sum.getInt(0) != (int) crc.getValue()) {
-                    throw new IllegalStateException("checksum of layer " + l);
-                }
-                for (int a = 0; a < 2; a++) {
-                    NDArray array = manager.create(shape, stored);
-                    if (arrayBytes > 0) {
-                        copy(section, 32 + (long) a * arrayBytes, arrayBytes, array.toByteBuffer(true), null);
-                    }
-                    if (stored != DataType.FLOAT32) {
-                        array.toType(DataType.FLOAT32, false);
-                    }
-                }
-            }
-        }
-        return seconds(t0);
-    }
-
-    /** Bytes [from, from + length) of the concatenation of {@code parts} into {@code target} and/or {@code crc}. */
-    private static void copy(List<byte[]> parts, long from, long length, ByteBuffer target, CRC32C crc) {
-        long offset = 0;
-        for (byte[] part : parts) {
-            long start = Math.max(from, offset);
-            long stop = Math.min(from + length, offset + part.length);
-            if (start < stop) {
-                if (target != null) {
-                    target.put(part, (int) (start - offset), (int) (stop - start));
-                }
-                if (crc != null) {
-                    crc.update(part, (int) (start - offset), (int) (stop - start));
-                }
-            }
-            offset += part.length;
-        }
     }
 
     /** The GETs over a plain blocking socket (RESP by hand, reply read straight into a byte array). */
@@ -855,16 +904,21 @@ public final class RedisStoreBenchmark {
         Map<String, Object> method = new LinkedHashMap<>();
         method.put("save", "wall time of RedisTaskMemoryStore.save(key, memory) replacing the previous generation: encode"
                 + " (float32 or float16), SET of every layer, publication script; median of the runs after the warm-up(s)");
-        method.put("coldLoad", "wall time of find(key, target) on a store with cacheBytes 0: manifest HGETALL, header"
-                + " parse, GET of every layer, checksum and decode into float32 NDArrays on the CPU; the handle is closed"
-                + " after the clock stops; the first load is compared element-wise with the saved memory");
+        method.put("coldLoad", "wall time of find(key, target) on a store with cacheBytes 0: HGET of the manifest's"
+                + " generation, manifest HGETALL, header parse, GETs of every layer's parts (layer l + 1 fetched on another"
+                + " thread while layer l is decoded), checksum and one copy of the fetched bytes into float32 NDArrays on"
+                + " the CPU (float16 converted); the handle is closed after the clock stops; the first load is compared"
+                + " element-wise with the saved memory");
         method.put("MBps", "decodedMBps = float32 bytes of keys and values / seconds; storedMBps = bytes Redis holds"
                 + " (header + layer sections) / seconds");
         method.put("cachedLoad", "find on a store with the default 1 GiB cache after one load filled it");
-        method.put("profile", "the same payloads, each step alone: Lettuce GETs through the Spring Data connection, GETs"
-                + " over a plain socket (RESP by hand into a byte[]), the codec decoding the fetched byte arrays, CRC-32C"
-                + " over them, one copy into a direct buffer, a one-copy decode into empty tensors (toByteBuffer(true));"
-                + " codec encode of every layer and Lettuce SET of the encoded layers");
+        method.put("profile", "storeLoadPath: the store's load path replicated with clocks inside (generation, manifest,"
+                + " layer 0's GETs, waits for the prefetched layers, decode through TaskMemoryCodec.readLayers and"
+                + " TaskMemoryCodec.source); then the same payloads, each step alone: Lettuce GETs one after another"
+                + " through the Spring Data connection, GETs over a plain socket (RESP by hand into a byte[]), the codec"
+                + " decoding the fetched byte arrays (source: one copy into each tensor) and the same bytes as plain"
+                + " streams (chunked path), CRC-32C over them, one copy into a direct buffer; codec encode of every layer"
+                + " and Lettuce SET of the encoded parts");
         method.put("recompression", "EmlocCompressor.compress with the default settings on the Qwen2-0.5B-shaped random"
                 + " float32 model (CompressionBenchmark's model, tokenizer and demonstrations), after a warm-up forward");
         return method;

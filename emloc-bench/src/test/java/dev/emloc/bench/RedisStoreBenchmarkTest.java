@@ -50,8 +50,14 @@ class RedisStoreBenchmarkTest {
             assertThat(path.get("medianSeconds").asDouble()).isPositive();
             assertThat(path.get("getMedianSeconds").asDouble()).isPositive();
             assertThat(path.get("getMedianSeconds").asDouble()).isLessThan(path.get("medianSeconds").asDouble());
-            for (String step : List.of("lettuceGet", "plainSocketGet", "codecDecode", "crc32c", "copyToDirect", "oneCopyDecode",
-                    "codecEncode", "lettuceSet")) {
+            for (String piece : List.of("generationMedianSeconds", "manifestAndHeaderMedianSeconds",
+                    "firstLayerGetMedianSeconds", "decodeMedianSeconds")) {
+                assertThat(path.get(piece).asDouble()).as(precision + " " + piece).isPositive();
+            }
+            assertThat(path.get("getWaitMedianSeconds").asDouble()).isGreaterThanOrEqualTo(0)
+                    .isLessThan(path.get("medianSeconds").asDouble());
+            for (String step : List.of("lettuceGet", "plainSocketGet", "codecDecode", "streamedDecode", "crc32c",
+                    "copyToDirect", "codecEncode", "lettuceSet")) {
                 assertThat(profile.get(step).get("medianSeconds").asDouble()).as(precision + " " + step).isPositive();
                 assertThat(profile.get(step).get("MBps").asDouble()).as(precision + " " + step).isPositive();
             }
