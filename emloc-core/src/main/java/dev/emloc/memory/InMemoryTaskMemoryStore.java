@@ -166,18 +166,7 @@ public final class InMemoryTaskMemoryStore implements TaskMemoryStore {
         ReentrantLock lock = teachLocks.computeIfAbsent(key, k -> new ReentrantLock());
         lock.lock();
         try {
-            Optional<TaskMemoryDescriptor> current = describe(key);
-            if (current.isPresent() && upToDate.test(current.get())) {
-                Optional<TaskMemoryHandle> found = find(key, target);
-                if (found.isPresent()) {
-                    return found.get();
-                }
-            }
-            try (TaskMemory memory = teach.get()) {
-                save(key, memory, ttl);
-            }
-            return find(key, target).orElseThrow(() -> new TaskMemoryStoreException("Task " + key
-                    + " was saved but is gone: it was deleted or expired at once"));
+            return TaskMemoryStore.teachHoldingLock(this, key, upToDate, target, teach, ttl);
         } finally {
             lock.unlock();
         }

@@ -59,6 +59,26 @@ public interface TaskMemoryStore extends AutoCloseable {
     TaskMemoryHandle teachOnce(TaskKey key, Predicate<TaskMemoryDescriptor> upToDate, MemoryTarget target,
             Supplier<TaskMemory> teach, Duration ttl);
 
+    /**
+     * What {@link #teachOnce} does once it holds the task's lock, for implementations: returns the stored memory if
+     * {@code upToDate} accepts it, and otherwise runs {@code teach}, saves its result (closing it) and loads it back.
+     */
+    static TaskMemoryHandle teachHoldingLock(TaskMemoryStore store, TaskKey key, Predicate<TaskMemoryDescriptor> upToDate,
+            MemoryTarget target, Supplier<TaskMemory> teach, Duration ttl) {
+        Optional<TaskMemoryDescriptor> current = store.describe(key);
+        if (current.isPresent() && upToDate.test(current.get())) {
+            Optional<TaskMemoryHandle> found = store.find(key, target);
+            if (found.isPresent()) {
+                return found.get();
+            }
+        }
+        try (TaskMemory memory = teach.get()) {
+            store.save(key, memory, ttl);
+        }
+        return store.find(key, target).orElseThrow(() -> new TaskMemoryStoreException("Task " + key + " was saved to "
+                + store.endpoint() + " but is gone: it was deleted or expired at once"));
+    }
+
     /** A short description for logs and health checks, such as {@code in-memory} or {@code redis://host:6379}. */
     String endpoint();
 

@@ -536,18 +536,7 @@ public final class RedisTaskMemoryStore implements TaskMemoryStore {
             }
         }, lockMillis / 3, lockMillis / 3, TimeUnit.MILLISECONDS);
         try {
-            Optional<TaskMemoryDescriptor> current = describe(key);
-            if (current.isPresent() && upToDate.test(current.get())) {
-                Optional<TaskMemoryHandle> found = find(key, target);
-                if (found.isPresent()) {
-                    return found.get();
-                }
-            }
-            try (TaskMemory memory = teach.get()) {
-                save(key, memory, ttl);
-            }
-            return find(key, target).orElseThrow(() -> new TaskMemoryStoreException("Task " + key + " was saved to "
-                    + endpoint + " but is gone: it was deleted or expired at once"));
+            return TaskMemoryStore.teachHoldingLock(this, key, upToDate, target, teach, ttl);
         } finally {
             renewal.cancel(false);
             try {
