@@ -176,9 +176,9 @@ public final class RedisTaskMemoryStore implements TaskMemoryStore {
 
     /** KEYS: lock. ARGV: token, expiry ms (0 to release). */
     private static final byte[] LOCK_OWNER = """
-            if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+            if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'NOT_OWNER' end
             if tonumber(ARGV[2]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) else redis.call('DEL', KEYS[1]) end
-            return 1
+            return 'OK'
             """.getBytes(StandardCharsets.UTF_8);
 
     private final RedisConnectionFactory connections;

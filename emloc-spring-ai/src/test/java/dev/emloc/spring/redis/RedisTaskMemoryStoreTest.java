@@ -293,6 +293,19 @@ class RedisTaskMemoryStoreTest {
             }
             assertThat(teachings).hasValue(1);
             assertThat(keys("emloc:{acme:teach}:lock")).isEmpty();
+            // the owner releases the lock at once (it does not wait for the expiry), and renews it while teaching
+            RedisTaskMemoryStore slow = new RedisTaskMemoryStore(factory, RedisTaskMemoryStore.Options.defaults()
+                    .withLockTimeout(Duration.ofMillis(900)));
+            instances.add(slow);
+            long[] ttlWhileTeaching = new long[1];
+            try (TaskMemoryHandle handle = slow.teachOnce(TaskKey.of("acme", "teach-again"), d -> false, target, () -> {
+                sleep(1500);
+                ttlWhileTeaching[0] = pttl("emloc:{acme:teach-again}:lock");
+                return new TaskMemoryCodec().decode(encoded, key, manager, DataType.FLOAT32);
+            }, null)) {
+                assertThat(keys("emloc:{acme:teach-again}:lock")).isEmpty();
+            }
+            assertThat(ttlWhileTeaching[0]).as("lock renewed past its 900 ms expiry").isPositive();
         } finally {
             pool.shutdownNow();
             instances.forEach(RedisTaskMemoryStore::close);
