@@ -3,12 +3,16 @@ package dev.emloc.sample;
 import dev.emloc.memory.IncompatibleTaskMemoryException;
 import dev.emloc.memory.TaskMemoryFormatException;
 import dev.emloc.memory.TaskMemoryStoreException;
+import dev.emloc.spring.ai.DemonstrationFileException;
 import dev.emloc.spring.ai.EmlocOverloadedException;
+import dev.emloc.spring.ai.EmlocRequestException;
+import dev.emloc.spring.ai.UnknownTaskException;
 import dev.emloc.vision.ImageInputException;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatusCode;
 import org.springframework.http.ProblemDetail;
 import org.springframework.http.ResponseEntity;
+import org.springframework.web.ErrorResponse;
 import org.springframework.web.bind.annotation.ExceptionHandler;
 import org.springframework.web.bind.annotation.RestControllerAdvice;
 import org.springframework.web.context.request.WebRequest;
@@ -28,8 +32,9 @@ public class ApiExceptionHandler extends ResponseEntityExceptionHandler {
         this.problems = problems;
     }
 
-    @ExceptionHandler({EmlocOverloadedException.class, ImageInputException.class, IncompatibleTaskMemoryException.class,
-            TaskMemoryStoreException.class, TaskMemoryFormatException.class, IllegalArgumentException.class})
+    @ExceptionHandler({UnknownTaskException.class, EmlocOverloadedException.class, DemonstrationFileException.class,
+            ImageInputException.class, EmlocRequestException.class, IncompatibleTaskMemoryException.class,
+            TaskMemoryStoreException.class, TaskMemoryFormatException.class})
     ResponseEntity<ProblemDetail> handle(RuntimeException e) {
         ProblemDetail problem = problems.of(e);
         ResponseEntity.BodyBuilder response = ResponseEntity.status(problem.getStatus());
@@ -39,14 +44,21 @@ public class ApiExceptionHandler extends ResponseEntityExceptionHandler {
         return response.body(problem);
     }
 
+    /** Anything else is a bug: a 500 problem, logged with its stack trace by {@link Problems}. */
+    @ExceptionHandler(Exception.class)
+    ResponseEntity<ProblemDetail> unexpected(Exception e) {
+        return ResponseEntity.internalServerError().body(problems.unexpected(e));
+    }
+
     /** Spring MVC's problems get a {@code code} too. */
     @Override
     protected ResponseEntity<Object> handleExceptionInternal(Exception ex, Object body, HttpHeaders headers,
             HttpStatusCode statusCode, WebRequest request) {
-        if (body instanceof ProblemDetail problem && (problem.getProperties() == null
-                || !problem.getProperties().containsKey("code"))) {
-            problem.setProperty("code", Problems.code(statusCode));
+        Object problem = body == null && ex instanceof ErrorResponse response ? response.getBody() : body;
+        if (problem instanceof ProblemDetail detail && (detail.getProperties() == null
+                || !detail.getProperties().containsKey("code"))) {
+            detail.setProperty("code", Problems.code(statusCode));
         }
-        return super.handleExceptionInternal(ex, body, headers, statusCode, request);
+        return super.handleExceptionInternal(ex, problem, headers, statusCode, request);
     }
 }

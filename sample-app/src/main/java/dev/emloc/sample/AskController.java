@@ -100,7 +100,7 @@ public class AskController {
         }
         MimeType imageType = imageBytes == null ? null : images.check(image.getOriginalFilename(), imageBytes);
         if (task != null) {
-            TaskKey.requireValid("task id", task, TaskKey.MAX_TASK_ID_LENGTH);
+            TaskController.validTaskId(task);
             if (properties.getMemory().getOnMissingTask() == OnMissingTask.ERROR && adapters.describe(task).isEmpty()) {
                 throw new UnknownTaskException(new TaskKey(adapters.namespace(), task), model.store(),
                         "teach it first (POST /api/tasks/" + task + "/teach), or ask without a task");

@@ -69,9 +69,14 @@ public class Problems {
             HttpStatusCode status = response.getStatusCode();
             return problem(status, body.getTitle(), code(status), body.getDetail());
         }
-        if (e instanceof EmlocRequestException || e instanceof IllegalArgumentException) {
+        if (e instanceof EmlocRequestException) {
             return problem(HttpStatus.BAD_REQUEST, "Invalid request", "invalid-request", e.getMessage());
         }
+        return unexpected(e);
+    }
+
+    /** A 500 for an error nobody expected; logged with its stack trace. */
+    ProblemDetail unexpected(Throwable e) {
         log.error("Unexpected error", e);
         return problem(HttpStatus.INTERNAL_SERVER_ERROR, "Internal error", "internal-error",
                 e.getClass().getSimpleName() + ": " + e.getMessage());

@@ -1,5 +1,7 @@
 package dev.emloc.sample;
 
+import java.nio.file.Path;
+
 import dev.emloc.autoconfigure.EmlocProperties;
 import dev.emloc.memory.TaskMemoryStore;
 import dev.emloc.spring.ai.EmlocChatModel;
@@ -13,6 +15,7 @@ import io.swagger.v3.oas.models.info.Info;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.ai.chat.client.ChatClient;
+import org.springframework.beans.factory.config.BeanFactoryPostProcessor;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.context.annotation.Bean;
@@ -27,6 +30,15 @@ import org.springframework.web.servlet.config.annotation.WebMvcConfigurer;
 public class SampleConfiguration implements WebMvcConfigurer {
 
     private static final Logger log = LoggerFactory.getLogger(SampleConfiguration.class);
+
+    /**
+     * Runs before any bean is made, so that a missing model is reported as such ({@link DemoModelFailureAnalyzer})
+     * rather than as the starter's bare "model-path is not set".
+     */
+    @Bean
+    static BeanFactoryPostProcessor demoModelCheck(Environment environment) {
+        return beanFactory -> SampleEnvironment.requireModelPath(environment::getProperty, Path.of("").toAbsolutePath());
+    }
 
     /** The chat client every question goes through: the advisor puts the request's task on its options. */
     @Bean

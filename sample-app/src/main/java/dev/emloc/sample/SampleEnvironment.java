@@ -20,9 +20,9 @@ import org.springframework.core.env.MapPropertySource;
  *
  * <ul>
  * <li>{@code spring.ai.emloc.model-path}: the demo model, {@code models/emloc-demo} under the working directory or
- * under its parent (so both {@code java -jar} from the repository root and {@code spring-boot:run} in
- * {@code sample-app/} find it). When neither exists the application stops with {@link DemoModelNotFoundException},
- * which {@link DemoModelFailureAnalyzer} explains.</li>
+ * under its parent (so both a run from the repository root and {@code spring-boot:run} in {@code sample-app/} find
+ * it). When neither exists and nothing else sets the property, {@link SampleConfiguration} stops the application with
+ * {@link DemoModelNotFoundException} before the model is loaded, and {@link DemoModelFailureAnalyzer} explains.</li>
  * <li>{@code spring.ai.emloc.memory.store}: {@code redis} when {@code spring.data.redis.*} points at a server (a
  * host, URL, port, Sentinel or Cluster), otherwise {@code in-memory}. Spring Data Redis is always on the classpath,
  * so without this the starter would pick Redis on localhost whether one runs there or not.</li>
@@ -61,11 +61,11 @@ public class SampleEnvironment implements EnvironmentPostProcessor, Ordered {
     static Map<String, Object> defaults(Function<String, String> property, Path workingDirectory) {
         Predicate<String> isSet = name -> property.apply(name) != null;
         Map<String, Object> defaults = new LinkedHashMap<>();
-        if (!isSet.test(MODEL_PATH) && !"none".equals(property.apply(CHAT_MODEL))) {
-            Path demo = findDemoModel(workingDirectory).orElseThrow(() -> new DemoModelNotFoundException(
-                    DEMO_MODEL_CANDIDATES.stream().map(c -> workingDirectory.resolve(c).normalize()).toList()));
-            defaults.put(MODEL_PATH, demo.toString());
-            defaults.put(DEMO_MODEL, "true");
+        if (!isSet.test(MODEL_PATH)) {
+            findDemoModel(workingDirectory).ifPresent(demo -> {
+                defaults.put(MODEL_PATH, demo.toString());
+                defaults.put(DEMO_MODEL, "true");
+            });
         }
         if (!isSet.test(STORE)) {
             boolean redis = REDIS_PROPERTIES.stream().anyMatch(isSet);
@@ -74,9 +74,25 @@ public class SampleEnvironment implements EnvironmentPostProcessor, Ordered {
         return defaults;
     }
 
+    /**
+     * Stops the application when no model path is set by then (test contexts add theirs after this class ran), naming
+     * where the demo model was looked for.
+     *
+     * @throws DemoModelNotFoundException when {@code spring.ai.emloc.model-path} is unset and the chat model is on
+     */
+    static void requireModelPath(Function<String, String> property, Path workingDirectory) {
+        if (property.apply(MODEL_PATH) == null && !"none".equals(property.apply(CHAT_MODEL))) {
+            throw new DemoModelNotFoundException(searched(workingDirectory));
+        }
+    }
+
+    /** The places the demo model is looked for, absolute. */
+    static List<Path> searched(Path workingDirectory) {
+        return DEMO_MODEL_CANDIDATES.stream().map(c -> workingDirectory.resolve(c).normalize()).toList();
+    }
+
     /** The first candidate that holds a checkpoint's config.json, as an absolute path. */
     static Optional<Path> findDemoModel(Path workingDirectory) {
-        return DEMO_MODEL_CANDIDATES.stream().map(c -> workingDirectory.resolve(c).normalize())
-                .filter(dir -> Files.isRegularFile(dir.resolve("config.json"))).findFirst();
+        return searched(workingDirectory).stream().filter(dir -> Files.isRegularFile(dir.resolve("config.json"))).findFirst();
     }
 }

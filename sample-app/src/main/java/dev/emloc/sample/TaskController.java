@@ -222,8 +222,13 @@ public class TaskController {
         }
     }
 
-    private String validTaskId(String taskId) {
-        TaskKey.requireValid("task id", taskId, TaskKey.MAX_TASK_ID_LENGTH);
+    /** {@code taskId}, or a 400 saying what is wrong with it. */
+    static String validTaskId(String taskId) {
+        try {
+            TaskKey.requireValid("task id", taskId, TaskKey.MAX_TASK_ID_LENGTH);
+        } catch (IllegalArgumentException e) {
+            throw new ResponseStatusException(HttpStatus.BAD_REQUEST, e.getMessage());
+        }
         return taskId;
     }
 

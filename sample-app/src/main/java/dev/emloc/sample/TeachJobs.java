@@ -28,14 +28,16 @@ import reactor.core.publisher.Sinks;
 /**
  * Teaching jobs started through the API, each with its stream of events: {@code progress} while the teaching thread
  * compresses, then {@code report} (the task as stored, with its compression report) or {@code error} (a problem
- * detail). A client that subscribes late gets the latest event first, so a finished job answers with its report at
- * once. Finished jobs are forgotten after {@link #RETENTION}, and at most {@link #MAX_JOBS} are kept.
+ * detail). A client that subscribes late first gets the events it missed (the last {@link #REPLAYED_EVENTS}), so a
+ * finished job answers with its whole story at once. Finished jobs are forgotten after {@link #RETENTION}, and at most
+ * {@link #MAX_JOBS} are kept.
  */
 @Component
 public class TeachJobs {
 
     static final Duration RETENTION = Duration.ofMinutes(15);
     static final int MAX_JOBS = 100;
+    static final int REPLAYED_EVENTS = 256;
 
     private static final Logger log = LoggerFactory.getLogger(TeachJobs.class);
 
@@ -63,18 +65,13 @@ public class TeachJobs {
     private final TaskAdapters adapters;
     private final TaskViews views;
     private final Problems problems;
-    private final Clock clock;
+    private final Clock clock = Clock.systemUTC();
     private final Map<String, Job> jobs = new ConcurrentHashMap<>();
 
     public TeachJobs(TaskAdapters adapters, TaskViews views, Problems problems) {
-        this(adapters, views, problems, Clock.systemUTC());
-    }
-
-    TeachJobs(TaskAdapters adapters, TaskViews views, Problems problems, Clock clock) {
         this.adapters = adapters;
         this.views = views;
         this.problems = problems;
-        this.clock = clock;
     }
 
     /**
@@ -98,7 +95,7 @@ public class TeachJobs {
         return find(taskId, jobId).map(Job::status);
     }
 
-    /** The job's events, starting with the latest one; empty when there is no such job. */
+    /** The job's events, starting with those already sent (at most the last {@link #REPLAYED_EVENTS}); empty when there is no such job. */
     public Optional<Flux<ServerSentEvent<Object>>> events(String taskId, String jobId) {
         return find(taskId, jobId).map(job -> job.events.asFlux());
     }
@@ -126,7 +123,7 @@ public class TeachJobs {
         final String taskId;
         final int demonstrations;
         final Instant submittedAt;
-        final Sinks.Many<ServerSentEvent<Object>> events = Sinks.many().replay().latest();
+        final Sinks.Many<ServerSentEvent<Object>> events = Sinks.many().replay().limit(REPLAYED_EVENTS);
         volatile CompletableFuture<TaskMemoryDescriptor> future;
         volatile State state = State.QUEUED;
         volatile ProgressEvent latest;
