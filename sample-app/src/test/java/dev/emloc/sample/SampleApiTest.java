@@ -200,6 +200,8 @@ class SampleApiTest extends RunningSampleApp {
         assertProblem(tooLarge, 413, "too-large");
         assertThat(tooLarge.getBody().path("detail").asString()).contains("spring.ai.emloc.vision.max-image-size");
         assertProblem(call(HttpMethod.POST, "/api/ask", form("question", "What is this?",
+                "image", png("huge.png", new byte[300 * 1024]))), 413, "too-large");
+        assertProblem(call(HttpMethod.POST, "/api/ask", form("question", "What is this?",
                 "image", file("notes.txt", "not an image".getBytes()))), 415, "unsupported-media-type");
         assertProblem(call(HttpMethod.POST, "/api/ask", form("question", "What is this?",
                 "image", png("broken.png", Arrays.copyOf(heldOut("q1.png"), 40)))), 400, "bad-image");

@@ -124,7 +124,7 @@ class SampleBrowserTest extends RunningSampleApp {
             for (int i = 1; i < example.heldOut().size(); i++) {
                 WebElement thumbnail = thumbnails.get(i);
                 thumbnail.click();
-                new WebDriverWait(browser, ANSWER).until(d -> thumbnail.getDomAttribute("class").contains("chosen"));
+                new WebDriverWait(browser, ANSWER).until(d -> String.valueOf(thumbnail.getDomAttribute("class")).contains("chosen"));
                 browser.findElement(By.id("ask-button")).click(); // sets data-state=streaming before it returns
                 new WebDriverWait(browser, ANSWER).until(d -> List.of("done", "failed")
                         .contains(attribute("answer", "data-state")));
