@@ -210,31 +210,61 @@ class SampleApiTest extends RunningSampleApp {
 
     @Test
     void aFullTeachingQueueIsRefusedAtOnceWith503AndRetryAfter() throws Exception {
-        CountDownLatch started = new CountDownLatch(1);
-        CountDownLatch release = new CountDownLatch(1);
-        List<Demonstration> one = List.of(Demonstration.of("code 417?", "amber"));
-        CompletableFuture<TaskMemoryDescriptor> blocker = adapters.teachAsync("api-blocker", one, progress -> {
-            if (progress.phase() == TeachProgress.Phase.STARTED) {
-                started.countDown();
-                awaitQuietly(release);
-            }
-        });
-        List<CompletableFuture<TaskMemoryDescriptor>> queued = new ArrayList<>();
-        try {
-            assertThat(started.await(30, TimeUnit.SECONDS)).isTrue();
+        try (BusyTeachingThread busy = new BusyTeachingThread()) {
             for (int i = 0; i < 4; i++) {
-                queued.add(adapters.teachAsync("api-queued-" + i, one, null));
+                busy.queued.add(adapters.teachAsync("api-queued-" + i, BusyTeachingThread.ONE, null));
             }
             ResponseEntity<JsonNode> refused = call(HttpMethod.POST, "/api/tasks/api-refused/teach?example=shapes", null);
             assertProblem(refused, 503, "overloaded");
             assertThat(refused.getHeaders().getFirst(HttpHeaders.RETRY_AFTER)).isEqualTo("5");
             assertThat(refused.getBody().path("detail").asString()).contains("queue");
-        } finally {
+        }
+        assertThat(adapters.describe("api-refused")).isEmpty();
+    }
+
+    @Test
+    void aQueuedJobIsCancelledAndItsStreamEndsWithTheProblem() throws Exception {
+        ResponseEntity<JsonNode> accepted;
+        try (BusyTeachingThread busy = new BusyTeachingThread()) {
+            accepted = call(HttpMethod.POST, "/api/tasks/api-cancelled/teach?example=shapes", null);
+            String job = "/api/tasks/api-cancelled/teach/" + accepted.getBody().path("jobId").asString();
+            assertThat(call(HttpMethod.GET, job, null).getBody().path("state").asString()).isEqualTo("QUEUED");
+
+            JsonNode cancelled = call(HttpMethod.DELETE, job, null).getBody();
+            assertThat(cancelled.path("state").asString()).isEqualTo("CANCELLED");
+            assertThat(cancelled.path("error").path("code").asString()).isEqualTo("cancelled");
+        }
+        List<ServerSentEvents.Event> stream = events(HttpMethod.GET, accepted.getHeaders().getLocation().toString(), null);
+        assertThat(stream).extracting(ServerSentEvents.Event::name).containsExactly("error");
+        assertThat(stream.get(0).data().path("code").asString()).isEqualTo("cancelled");
+        assertThat(adapters.describe("api-cancelled")).isEmpty();
+    }
+
+    /** Holds the single teaching thread in a job's first progress event until closed; then cancels what is queued. */
+    private final class BusyTeachingThread implements AutoCloseable {
+        static final List<Demonstration> ONE = List.of(Demonstration.of("code 417?", "amber"));
+        final CountDownLatch release = new CountDownLatch(1);
+        final List<CompletableFuture<TaskMemoryDescriptor>> queued = new ArrayList<>();
+        final CompletableFuture<TaskMemoryDescriptor> blocker;
+
+        BusyTeachingThread() throws InterruptedException {
+            CountDownLatch started = new CountDownLatch(1);
+            blocker = adapters.teachAsync("api-blocker", ONE, progress -> {
+                if (progress.phase() == TeachProgress.Phase.STARTED) {
+                    started.countDown();
+                    awaitQuietly(release);
+                }
+            });
+            assertThat(started.await(30, TimeUnit.SECONDS)).isTrue();
+        }
+
+        @Override
+        public void close() throws Exception {
             queued.forEach(f -> f.cancel(true));
             release.countDown();
+            blocker.get(30, TimeUnit.SECONDS);
+            adapters.forget("api-blocker");
         }
-        blocker.get(30, TimeUnit.SECONDS);
-        adapters.forget("api-blocker");
     }
 
     @Test
