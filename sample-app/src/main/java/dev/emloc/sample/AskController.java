@@ -1,7 +1,5 @@
 package dev.emloc.sample;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -93,7 +91,7 @@ public class AskController {
             @RequestParam(required = false) String taskId) {
         String text = question == null ? "" : question.strip();
         String task = taskId == null || taskId.isBlank() ? null : taskId.strip();
-        byte[] imageBytes = TaskController.isUpload(image) ? bytes(image) : null;
+        byte[] imageBytes = Uploads.isPresent(image) ? Uploads.bytes(image) : null;
         if (text.isEmpty()) {
             throw new ResponseStatusException(HttpStatus.BAD_REQUEST, "The question is missing or blank; ask one (with"
                     + " an image if you like)");
@@ -169,13 +167,5 @@ public class AskController {
 
     private static ServerSentEvent<Object> event(String name, Object data) {
         return ServerSentEvent.builder(data).event(name).build();
-    }
-
-    private static byte[] bytes(MultipartFile file) {
-        try {
-            return file.getBytes();
-        } catch (IOException e) {
-            throw new UncheckedIOException("Could not read the uploaded image", e);
-        }
     }
 }

@@ -67,14 +67,4 @@ public final class ImageChecks {
         }
         return null;
     }
-
-    /** A file name safe to use inside a temporary directory: its last path element, with odd characters replaced. */
-    static String safeFileName(String original, int index) {
-        String name = original == null ? "" : original.replace('\\', '/');
-        name = name.substring(name.lastIndexOf('/') + 1).replaceAll("[^A-Za-z0-9._-]", "_");
-        if (name.isEmpty() || name.startsWith(".")) {
-            name = "image-" + index + name;
-        }
-        return name;
-    }
 }

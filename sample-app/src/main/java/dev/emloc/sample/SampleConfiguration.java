@@ -9,7 +9,6 @@ import dev.emloc.spring.ai.TaskAdapters;
 import dev.emloc.spring.ai.TaskMemoryAdvisor;
 import dev.emloc.vision.ImageDecoder;
 import dev.emloc.vision.VisionLanguageModel;
-import dev.emloc.vision.VisionLimits;
 import io.swagger.v3.oas.models.OpenAPI;
 import io.swagger.v3.oas.models.info.Info;
 import org.slf4j.Logger;
@@ -54,11 +53,9 @@ public class SampleConfiguration implements WebMvcConfigurer {
 
     /** Checks uploaded images before they are queued, with the limits the model applies. */
     @Bean
-    ImageChecks imageChecks(EmlocProperties properties) {
-        EmlocProperties.Vision vision = properties.getVision();
-        VisionLimits limits = VisionLimits.builder().maxInputPixels(vision.getMaxInputPixels())
-                .maxImagesPerRequest(vision.getMaxImagesPerRequest()).maxVideoFrames(vision.getMaxVideoFrames()).build();
-        return new ImageChecks(new ImageDecoder(limits), vision.getMaxImageSize().toBytes());
+    ImageChecks imageChecks(VisionLanguageModel model, EmlocProperties properties) {
+        return new ImageChecks(new ImageDecoder(model.processor().limits()),
+                properties.getVision().getMaxImageSize().toBytes());
     }
 
     @Bean

@@ -6,11 +6,9 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.stream.Stream;
 
 import dev.emloc.compress.Demonstration;
 import dev.emloc.memory.TaskKey;
@@ -24,6 +22,7 @@ import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
 import org.springframework.http.codec.ServerSentEvent;
+import org.springframework.util.FileSystemUtils;
 import org.springframework.web.bind.annotation.DeleteMapping;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
@@ -97,9 +96,9 @@ public class TaskController {
             @RequestParam(name = "question", required = false) String question,
             @RequestPart(name = "jsonl", required = false) MultipartFile jsonlFile) {
         validTaskId(taskId);
-        MultipartFile jsonl = isUpload(jsonlFile) ? jsonlFile : null;
+        MultipartFile jsonl = Uploads.isPresent(jsonlFile) ? jsonlFile : null;
         List<MultipartFile> uploads = imageFiles == null ? List.of()
-                : imageFiles.stream().filter(TaskController::isUpload).toList();
+                : imageFiles.stream().filter(Uploads::isPresent).toList();
         int sources = (example != null ? 1 : 0) + (jsonl != null ? 1 : 0)
                 + (jsonl == null && (!uploads.isEmpty() || answers != null && !answers.isEmpty()) ? 1 : 0);
         if (sources != 1) {
@@ -155,7 +154,7 @@ public class TaskController {
                 throw badRequest("The answer for image '" + name + "' (number " + (i + 1) + ") is blank; every"
                         + " demonstration needs an answer");
             }
-            byte[] bytes = bytes(file);
+            byte[] bytes = Uploads.bytes(file);
             images.check(name, bytes);
             demonstrations.add(Demonstration.withImage(bytes, asked, answer));
         }
@@ -170,15 +169,15 @@ public class TaskController {
             Set<String> names = new HashSet<>();
             for (int i = 0; i < uploads.size(); i++) {
                 MultipartFile file = uploads.get(i);
-                String name = ImageChecks.safeFileName(file.getOriginalFilename(), i + 1);
+                String name = Uploads.safeFileName(file.getOriginalFilename(), i + 1);
                 if (!names.add(name)) {
                     throw badRequest("Two images are called '" + name + "'; the JSONL names images by file name");
                 }
-                byte[] bytes = bytes(file);
+                byte[] bytes = Uploads.bytes(file);
                 images.check(name, bytes);
                 Files.write(directory.resolve(name), bytes);
             }
-            String jsonlName = ImageChecks.safeFileName(jsonl.getOriginalFilename(), 0);
+            String jsonlName = Uploads.safeFileName(jsonl.getOriginalFilename(), 0);
             Path file = directory.resolve(jsonlName.endsWith(".jsonl") ? jsonlName : "demonstrations.jsonl");
             jsonl.transferTo(file);
             return DemonstrationFiles.readJsonl(file, directory, new DemonstrationFiles.Limits(16L << 20, 1_000, 16,
@@ -190,32 +189,15 @@ public class TaskController {
         }
     }
 
-    /** Browsers send an empty part without a file name for a file input left empty. */
-    static boolean isUpload(MultipartFile file) {
-        return file != null && !(file.isEmpty() && (file.getOriginalFilename() == null
-                || file.getOriginalFilename().isEmpty()));
-    }
-
     private String defaultQuestion() {
         return examples.list().stream().map(BundledExamples.Example::question).filter(q -> !q.isBlank()).findFirst()
                 .orElse("What is this?");
     }
 
-    private static byte[] bytes(MultipartFile file) {
-        try {
-            return file.getBytes();
-        } catch (IOException e) {
-            throw new UncheckedIOException("Could not read the upload '" + file.getOriginalFilename() + "'", e);
-        }
-    }
-
     private static void deleteQuietly(Path directory) {
-        if (directory == null) {
-            return;
-        }
-        try (Stream<Path> files = Files.walk(directory)) {
-            for (Path file : files.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(file);
+        try {
+            if (directory != null) {
+                FileSystemUtils.deleteRecursively(directory);
             }
         } catch (IOException ignored) {
             // a temporary directory left behind is removed with the others by the system

@@ -142,17 +142,18 @@ public class TaskViews {
 
     /** The task with its report; empty when it has no memory. */
     public Optional<TaskDetails> details(String taskId) {
-        return details(taskId, Optional.empty(), null);
+        return details(taskId, null, null);
     }
 
-    Optional<TaskDetails> details(String taskId, Optional<String> jobId, Boolean compressed) {
+    /** As {@link #details(String)}, for the teaching job {@code jobId} that {@code compressed} something or not. */
+    Optional<TaskDetails> details(String taskId, String jobId, Boolean compressed) {
         Optional<TaskMemoryDescriptor> descriptor = adapters.describe(taskId);
         if (descriptor.isEmpty()) {
             return Optional.empty();
         }
         Optional<CompressionReport> report = adapters.report(taskId);
         return report.map(r -> new TaskDetails(TaskSummary.of(descriptor.get()), Settings.of(descriptor.get().settings()),
-                Report.of(r), jobId.orElse(null), compressed));
+                Report.of(r), jobId, compressed));
     }
 
     private static String name(Modality modality) {

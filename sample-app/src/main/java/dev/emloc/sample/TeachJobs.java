@@ -154,7 +154,7 @@ public class TeachJobs {
             Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
             if (cause == null) {
                 try {
-                    emit("report", views.details(taskId, Optional.of(id), compressed).orElseThrow(
+                    emit("report", views.details(taskId, id, compressed).orElseThrow(
                             () -> new IllegalStateException("Task '" + taskId + "' was forgotten as soon as it was taught")));
                     state = State.DONE;
                 } catch (RuntimeException e) {
