@@ -1,0 +1,92 @@
+package dev.emloc.sample;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+import javax.imageio.ImageIO;
+
+import dev.emloc.compress.Demonstration;
+import dev.emloc.spring.ai.DemonstrationFiles;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The bundled {@code shapes} set is what {@link ShapesExample} draws, small, and readable as demonstrations. */
+class ShapesExampleTest {
+
+    static final Path BUNDLED = Path.of("src/main/resources/examples/shapes");
+
+    @Test
+    void theBundledFilesAreWhatTheGeneratorDraws(@TempDir Path fresh) throws IOException {
+        ShapesExample.write(fresh);
+
+        assertThat(BUNDLED.resolve("demos.jsonl")).hasSameTextualContentAs(fresh.resolve("demos.jsonl"));
+        assertThat(BUNDLED.resolve("held-out.jsonl")).hasSameTextualContentAs(fresh.resolve("held-out.jsonl"));
+        List<Path> pictures = pngs(fresh);
+        assertThat(pictures).hasSize(15);
+        for (Path picture : pictures) {
+            BufferedImage expected = ImageIO.read(fresh.resolve(picture).toFile());
+            BufferedImage bundled = ImageIO.read(BUNDLED.resolve(picture).toFile());
+            assertThat(bundled.getWidth()).isEqualTo(ShapesExample.SIZE);
+            assertThat(bundled.getHeight()).isEqualTo(ShapesExample.SIZE);
+            // Java2D may antialias edges a little differently on another JDK: allow a few edge pixels to differ
+            assertThat(differingPixels(bundled, expected)).as("pixels of %s that differ", picture)
+                    .isLessThanOrEqualTo(ShapesExample.SIZE * ShapesExample.SIZE / 50);
+        }
+        assertThat(pngs(BUNDLED)).containsExactlyInAnyOrderElementsOf(pictures);
+    }
+
+    @Test
+    void theSetIsSmallAndEachLabelNamesOneShape() throws IOException {
+        long bytes;
+        try (Stream<Path> files = Files.walk(BUNDLED)) {
+            bytes = files.filter(Files::isRegularFile).mapToLong(f -> f.toFile().length()).sum();
+        }
+        assertThat(bytes).isLessThan(64 * 1024);
+
+        List<Demonstration> demos = DemonstrationFiles.readJsonl(BUNDLED.resolve("demos.jsonl"), BUNDLED);
+        List<Demonstration> heldOut = DemonstrationFiles.readJsonl(BUNDLED.resolve("held-out.jsonl"), BUNDLED);
+        Map<String, Long> perLabel = demos.stream().collect(Collectors.groupingBy(Demonstration::answer, Collectors.counting()));
+        assertThat(perLabel).containsOnly(Map.entry("dax", 4L), Map.entry("wug", 4L), Map.entry("fep", 4L));
+        assertThat(heldOut).extracting(Demonstration::answer).containsExactlyInAnyOrder("dax", "wug", "fep");
+        for (ShapesExample.Picture query : ShapesExample.heldOut()) {
+            assertThat(ShapesExample.demonstrations()).as("%s is held out", query.path())
+                    .noneMatch(demo -> Arrays.equals(pixels(demo), pixels(query)));
+        }
+    }
+
+    private static int differingPixels(BufferedImage a, BufferedImage b) {
+        int differing = 0;
+        for (int y = 0; y < ShapesExample.SIZE; y++) {
+            for (int x = 0; x < ShapesExample.SIZE; x++) {
+                int p = a.getRGB(x, y);
+                int q = b.getRGB(x, y);
+                for (int shift = 0; shift < 24; shift += 8) {
+                    if (Math.abs((p >> shift & 0xff) - (q >> shift & 0xff)) > 24) {
+                        differing++;
+                        break;
+                    }
+                }
+            }
+        }
+        return differing;
+    }
+
+    private static int[] pixels(ShapesExample.Picture picture) {
+        return picture.image().getRGB(0, 0, ShapesExample.SIZE, ShapesExample.SIZE, null, 0, ShapesExample.SIZE);
+    }
+
+    private static List<Path> pngs(Path root) throws IOException {
+        try (Stream<Path> files = Files.walk(root)) {
+            return files.filter(f -> f.toString().endsWith(".png")).map(root::relativize).sorted().toList();
+        }
+    }
+}
