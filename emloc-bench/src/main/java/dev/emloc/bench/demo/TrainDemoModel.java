@@ -85,16 +85,12 @@ public final class TrainDemoModel {
         List<Map<String, Object>> history = new ArrayList<>();
         Map<String, Object> summary = new LinkedHashMap<>();
         try (VisionLanguageModel model = VisionLanguageModel.load(template, ModelOptions.cpu(), VisionLimits.defaults())) {
-            Map<String, NDArray> weights = new LinkedHashMap<>(model.language().parameters());
-            model.vision().ifPresent(tower -> weights.putAll(tower.parameters()));
-            weights.values().forEach(w -> w.setRequiresGradient(true));
+            Map<String, NDArray> weights = trainableWeights(model);
             long parameters = weights.values().stream().mapToLong(w -> w.getShape().size()).sum();
             log("%s model, %,d parameters; %d steps of %d episodes (%d ways, %d..%d demonstrations), lr %.4f", plan.textOnly()
                     ? "text-only" : "multimodal", parameters, plan.steps(), plan.batch(), plan.ways(), plan.minDemos(),
                     plan.maxDemos(), plan.lr());
-            Adam adam = Adam.builder().optLearningRateTracker(Tracker.warmUp().optWarmUpSteps(plan.warmup())
-                    .optWarmUpBeginValue(plan.lr() / 20).setMainTracker(Tracker.cosine().setBaseValue(plan.lr())
-                            .optFinalValue(plan.lr() / 20).setMaxUpdates(Math.max(1, plan.steps())).build()).build()).build();
+            Adam adam = adam(plan.lr(), plan.warmup(), plan.steps());
             SplittableRandom data = new SplittableRandom(plan.seed());
             double lossSum = 0;
             double correct = 0;
@@ -113,22 +109,11 @@ public final class TrainDemoModel {
                     sequences.add(IclEpisodes.draw(data, plan.ways(), demos, 0, plan.textOnly()).demos());
                 }
                 EpisodeBatch batch = EpisodeBatch.of(model, sequences, false);
-                try (NDManager manager = model.language().newRequestManager()) {
-                    float loss;
-                    try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                        NDArray logProbs = batch.logProbs(model, manager, true);
-                        NDArray lossArray = batch.loss(manager, logProbs);
-                        collector.backward(lossArray);
-                        loss = lossArray.getFloat();
-                        double[] c = batch.correctAnswers(logProbs);
-                        correct += c[0];
-                        total += c[1];
-                    }
-                    GradMode.disableOnThisThread();
-                    applyAdam(adam, weights, plan.clip());
-                    lossSum += loss;
-                    window++;
-                }
+                double[] result = step(model, weights, adam, batch, plan.clip());
+                lossSum += result[0];
+                correct += result[1];
+                total += result[2];
+                window++;
                 step++;
                 if (step % plan.evalEvery() == 0 || step == plan.steps()) {
                     Map<String, Object> point = new LinkedHashMap<>();
@@ -188,6 +173,42 @@ public final class TrainDemoModel {
         summary.put("cpus", Runtime.getRuntime().availableProcessors());
         summary.put("history", history);
         return summary;
+    }
+
+    /**
+     * One optimisation step on {@code batch}: forward with autograd, backward, Adam. Returns the loss before the
+     * step, and the correct and total supervised answers (teacher-forced argmax).
+     */
+    static double[] step(VisionLanguageModel model, Map<String, NDArray> weights, Adam adam, EpisodeBatch batch, float clip) {
+        try (NDManager manager = model.language().newRequestManager()) {
+            float loss;
+            double[] c;
+            try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                NDArray logProbs = batch.logProbs(model, manager, true);
+                NDArray lossArray = batch.loss(manager, logProbs);
+                collector.backward(lossArray);
+                loss = lossArray.getFloat();
+                c = batch.correctAnswers(logProbs);
+            }
+            GradMode.disableOnThisThread();
+            applyAdam(adam, weights, clip);
+            return new double[] {loss, c[0], c[1]};
+        }
+    }
+
+    /** The optimiser of a run: Adam with linear warm-up from lr/20 and cosine decay to lr/20 over {@code steps}. */
+    static Adam adam(float lr, int warmup, int steps) {
+        return Adam.builder().optLearningRateTracker(Tracker.warmUp().optWarmUpSteps(warmup)
+                .optWarmUpBeginValue(lr / 20).setMainTracker(Tracker.cosine().setBaseValue(lr)
+                        .optFinalValue(lr / 20).setMaxUpdates(Math.max(1, steps)).build()).build()).build();
+    }
+
+    /** Every weight of the model (language model, then vision tower) by name, switched to require gradients. */
+    static Map<String, NDArray> trainableWeights(VisionLanguageModel model) {
+        Map<String, NDArray> weights = new LinkedHashMap<>(model.language().parameters());
+        model.vision().ifPresent(tower -> weights.putAll(tower.parameters()));
+        weights.values().forEach(w -> w.setRequiresGradient(true));
+        return weights;
     }
 
     /** Clips the global gradient norm, applies one Adam step to every weight and zeroes the gradients. */
