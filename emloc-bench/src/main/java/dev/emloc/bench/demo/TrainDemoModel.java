@@ -13,6 +13,7 @@ import java.util.SplittableRandom;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.optimizer.Adam;
 import ai.djl.training.tracker.Tracker;
@@ -48,7 +49,7 @@ public final class TrainDemoModel {
     }
 
     /** Options of a run. */
-    record Plan(Path out, int steps, long seed, int batch, int ways, int minDemos, int maxDemos, float lr, int warmup,
+    record Plan(Path out, int steps, long seed, int batch, int ways, int minWays, int minDemos, int maxDemos, float lr, int warmup,
             int evalEvery, double minutes, boolean textOnly, Path init, float clip) {
 
         static Plan of(Map<String, String> o) {
@@ -57,6 +58,7 @@ public final class TrainDemoModel {
                     Long.parseLong(o.getOrDefault("seed", "1")),
                     Integer.parseInt(o.getOrDefault("batch", "8")),
                     Integer.parseInt(o.getOrDefault("ways", "5")),
+                    Integer.parseInt(o.getOrDefault("min-ways", "2")),
                     Integer.parseInt(o.getOrDefault("min-demos", "6")),
                     Integer.parseInt(o.getOrDefault("max-demos", "16")),
                     Float.parseFloat(o.getOrDefault("lr", "0.002")),
@@ -97,6 +99,7 @@ public final class TrainDemoModel {
             double total = 0;
             int window = 0;
             int step = 0;
+            int skipped = 0;
             Engine.getInstance().setRandomSeed((int) plan.seed());
             while (step < plan.steps()) {
                 if (plan.minutes() > 0 && (System.nanoTime() - started) / 60e9 >= plan.minutes()) {
@@ -106,10 +109,16 @@ public final class TrainDemoModel {
                 int demos = plan.minDemos() + data.nextInt(plan.maxDemos() - plan.minDemos() + 1);
                 List<List<IclEpisodes.Item>> sequences = new ArrayList<>();
                 for (int b = 0; b < plan.batch(); b++) {
-                    sequences.add(IclEpisodes.draw(data, plan.ways(), demos, 0, plan.textOnly()).demos());
+                    int ways = plan.minWays() + data.nextInt(plan.ways() - plan.minWays() + 1);
+                    sequences.add(IclEpisodes.draw(data, ways, demos, 0, plan.textOnly()).demos());
                 }
                 EpisodeBatch batch = EpisodeBatch.of(model, sequences, false);
                 double[] result = step(model, weights, adam, batch, plan.clip());
+                if (Double.isNaN(result[0])) {
+                    skipped++;
+                    step++;
+                    continue;
+                }
                 lossSum += result[0];
                 correct += result[1];
                 total += result[2];
@@ -119,7 +128,8 @@ public final class TrainDemoModel {
                     Map<String, Object> point = new LinkedHashMap<>();
                     point.put("step", step);
                     point.put("seconds", Math.round((System.nanoTime() - started) / 1e9));
-                    point.put("trainLoss", lossSum / window);
+                    point.put("trainLoss", lossSum / Math.max(1, window));
+                    point.put("skippedSteps", skipped);
                     point.put("trainAccuracy", total == 0 ? 0 : correct / total);
                     for (int n : new int[] {16, 32}) {
                         point.put("heldOutAccuracy" + n, heldOutAccuracy(model, plan, n, 32));
@@ -165,7 +175,7 @@ public final class TrainDemoModel {
         summary.put("seconds", Math.round((System.nanoTime() - started) / 1e9));
         summary.put("seed", plan.seed());
         summary.put("batch", plan.batch());
-        summary.put("ways", plan.ways());
+        summary.put("ways", plan.minWays() + ".." + plan.ways());
         summary.put("demonstrations", plan.minDemos() + ".." + plan.maxDemos());
         summary.put("learningRate", plan.lr());
         summary.put("warmup", plan.warmup());
@@ -191,8 +201,8 @@ public final class TrainDemoModel {
                 c = batch.correctAnswers(logProbs);
             }
             GradMode.disableOnThisThread();
-            applyAdam(adam, weights, clip);
-            return new double[] {loss, c[0], c[1]};
+            boolean applied = applyAdam(adam, weights, clip, Float.isFinite(loss));
+            return new double[] {applied ? loss : Double.NaN, c[0], c[1]};
         }
     }
 
@@ -211,16 +221,22 @@ public final class TrainDemoModel {
         return weights;
     }
 
-    /** Clips the global gradient norm, applies one Adam step to every weight and zeroes the gradients. */
-    private static void applyAdam(Adam adam, Map<String, NDArray> weights, float clip) {
+    /**
+     * Clips the global gradient norm, applies one Adam step to every weight and zeroes the gradients; a step whose loss or
+     * gradient norm is not finite is skipped (counted in the log) rather than poisoning the weights.
+     */
+    private static boolean applyAdam(Adam adam, Map<String, NDArray> weights, float clip, boolean finiteLoss) {
         double squares = 0;
         List<NDArray> gradients = new ArrayList<>(weights.size());
         for (NDArray weight : weights.values()) {
             NDArray gradient = weight.getGradient();
             gradients.add(gradient);
-            squares += gradient.square().sum().getFloat();
+            try (NDArray square = gradient.square(); NDArray sum = square.sum()) { // else they live as long as the weight's manager
+                squares += sum.getFloat();
+            }
         }
         double norm = Math.sqrt(squares);
+        boolean apply = finiteLoss && Double.isFinite(norm);
         float scale = clip > 0 && norm > clip ? (float) (clip / norm) : 1f;
         int i = 0;
         for (Map.Entry<String, NDArray> entry : weights.entrySet()) {
@@ -228,10 +244,13 @@ public final class TrainDemoModel {
             if (scale != 1f) {
                 gradient.muli(scale);
             }
-            adam.update(entry.getKey(), entry.getValue(), gradient);
-            gradient.subi(gradient);
+            if (apply) {
+                adam.update(entry.getKey(), entry.getValue(), gradient);
+            }
+            gradient.set(new NDIndex(":"), 0); // in place, and unlike gradient * 0 it also clears NaN
             gradient.close();
         }
+        return apply;
     }
 
     /** Teacher-forced accuracy of the query answers of fixed held-out episodes (seeded apart from training data). */
