@@ -23,6 +23,15 @@ import dev.emloc.memory.Strategy;
 import dev.emloc.memory.TaskMemory;
 import dev.emloc.model.GradMode;
 import dev.emloc.model.ModelOptions;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import dev.emloc.model.ForwardRequest;
+import dev.emloc.model.KvCache;
+import dev.emloc.model.Logits;
+import dev.emloc.text.ChatFormat;
+import dev.emloc.text.ChatMessage;
+import dev.emloc.text.RenderOptions;
+import dev.emloc.vision.PreparedPrompt;
 import dev.emloc.vision.VisionLanguageModel;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -68,7 +77,8 @@ public final class IclAccuracyBenchmark {
         result.put("chance", 1.0 / ways);
         result.put("episodesPerCount", episodes);
         result.put("queriesPerEpisode", queries);
-        result.put("scoring", "greedy generation after the memory, exact match of the label");
+        result.put("scoring", "accuracy: greedy generation after the memory, exact match of the label; accuracyAmongLabels:"
+                + " the episode label with the highest log-likelihood (letters and <|im_end|>) after the memory, chance 1/ways");
         List<Map<String, Object>> rows = new ArrayList<>();
         try (VisionLanguageModel model = VisionLanguageModel.load(modelDir, ModelOptions.cpu(),
                 dev.emloc.vision.VisionLimits.defaults())) {
@@ -94,7 +104,7 @@ public final class IclAccuracyBenchmark {
             int n, int episodes, int queries, int ways, long seed, boolean textOnly) {
         SplittableRandom random = new SplittableRandom(seed + 7919L * n);
         Map<String, int[]> correct = new LinkedHashMap<>();
-        STRATEGIES.forEach(s -> correct.put(s, new int[2]));
+        STRATEGIES.forEach(s -> correct.put(s, new int[3]));
         double keptSum = 0;
         double seconds = 0;
         long started = System.nanoTime();
@@ -130,8 +140,11 @@ public final class IclAccuracyBenchmark {
         row.put("demonstrations", n);
         row.put("queries", correct.get("FULL")[1]);
         Map<String, Object> accuracy = new LinkedHashMap<>();
+        Map<String, Object> likelihood = new LinkedHashMap<>();
         correct.forEach((s, c) -> accuracy.put(s, c[1] == 0 ? 0.0 : (double) c[0] / c[1]));
+        correct.forEach((s, c) -> likelihood.put(s, c[1] == 0 ? 0.0 : (double) c[2] / c[1]));
         row.put("accuracy", accuracy);
+        row.put("accuracyAmongLabels", likelihood);
         row.put("emlocKeptFraction", keptSum / episodes);
         row.put("emlocCompressSecondsPerEpisode", seconds / episodes);
         row.put("wallSeconds", (System.nanoTime() - started) / 1e9);
@@ -144,22 +157,84 @@ public final class IclAccuracyBenchmark {
             Generation answer = model.generate(memory, List.of(query.user()), greedy, (id, delta) -> { });
             tally[0] += answer.text().trim().equals(query.label()) ? 1 : 0;
             tally[1]++;
+            tally[2] += mostLikelyLabel(model, memory, query, episode.labels()).equals(query.label()) ? 1 : 0;
         }
+    }
+
+    private static final RenderOptions ANSWERED_AFTER_MEMORY = RenderOptions.builder().includeSystem(false)
+            .addGenerationPrompt(false).build();
+
+    /**
+     * The episode label with the highest log-likelihood (its letters and the closing {@code <|im_end|>}) as the answer
+     * to {@code query} after {@code memory}: accuracy among the K labels, whose chance level is 1/K.
+     */
+    static String mostLikelyLabel(VisionLanguageModel model, TaskMemory memory, IclEpisodes.Item query, List<String> labels) {
+        long[] answerPrefix = model.tokenizer().encode(ChatFormat.IM_START + "assistant\n");
+        String best = null;
+        double bestScore = Double.NEGATIVE_INFINITY;
+        try (NDManager manager = model.language().newRequestManager()) {
+            for (String label : labels) {
+                try (KvCache cache = memory.newCache(manager)) {
+                    PreparedPrompt prompt = model.prepare(manager, List.of(query.user(), ChatMessage.assistant(label)),
+                            ANSWERED_AFTER_MEMORY, memory.positionOffset());
+                    long[] ids = prompt.tokenIds();
+                    int start = lastIndexOf(ids, answerPrefix) + answerPrefix.length;
+                    int[] rows = new int[IclEpisodes.LABEL_LETTERS + 1];
+                    for (int j = 0; j < rows.length; j++) {
+                        rows[j] = start - 1 + j;
+                    }
+                    NDArray logProbs = model.language().forward(ForwardRequest.embeddings(prompt.embeddings())
+                            .positionIds(prompt.positionIds()).cache(cache).readOnlyCache().logits(Logits.at(rows))
+                            .outputManager(manager).build()).logits().logSoftmax(-1);             // (1, rows, V)
+                    float[] values = logProbs.toFloatArray();
+                    long vocab = logProbs.getShape().get(2);
+                    double score = 0;
+                    for (int j = 0; j < rows.length; j++) {
+                        score += values[(int) (j * vocab + ids[start + j])];
+                    }
+                    if (score > bestScore) {
+                        bestScore = score;
+                        best = label;
+                    }
+                }
+            }
+        }
+        return best;
+    }
+
+    private static int lastIndexOf(long[] ids, long[] pattern) {
+        for (int i = ids.length - pattern.length; i >= 0; i--) {
+            if (java.util.Arrays.equals(ids, i, i + pattern.length, pattern, 0, pattern.length)) {
+                return i;
+            }
+        }
+        throw new IllegalStateException("No assistant turn in the rendered query");
     }
 
     private static String summary(Map<String, int[]> correct) {
         StringBuilder text = new StringBuilder();
-        correct.forEach((s, c) -> text.append(String.format(Locale.ROOT, "%s %d/%d  ", s, c[0], c[1])));
+        correct.forEach((s, c) -> text.append(String.format(Locale.ROOT, "%s %d/%d (%d)  ", s, c[0], c[1], c[2])));
         return text.toString().trim();
     }
 
     @SuppressWarnings("unchecked")
     static String markdown(List<Map<String, Object>> rows) {
+        StringBuilder table = new StringBuilder();
+        for (String kind : List.of("accuracy", "accuracyAmongLabels")) {
+            table.append(kind.equals("accuracy") ? "Greedy generation, exact match:\n\n"
+                    : "\nMost likely of the episode's labels (chance 1/K):\n\n");
+            table.append(table(rows, kind));
+        }
+        return table.toString();
+    }
+
+    @SuppressWarnings("unchecked")
+    private static String table(List<Map<String, Object>> rows, String kind) {
         StringBuilder table = new StringBuilder(
                 "| demonstrations | queries | ZERO_SHOT | FULL | EMLOC | EMLoC kept | FIXED_RATIO | RANDOM |\n"
                         + "| --- | --- | --- | --- | --- | --- | --- | --- |\n");
         for (Map<String, Object> row : rows) {
-            Map<String, Double> a = (Map<String, Double>) row.get("accuracy");
+            Map<String, Double> a = (Map<String, Double>) row.get(kind);
             table.append(String.format(Locale.ROOT, "| %d | %d | %.1f%% | %.1f%% | %.1f%% | %.1f%% | %.1f%% | %.1f%% |%n",
                     row.get("demonstrations"), row.get("queries"), 100 * a.get("ZERO_SHOT"), 100 * a.get("FULL"),
                     100 * a.get("EMLOC"), 100 * (double) row.get("emlocKeptFraction"), 100 * a.get("FIXED_RATIO"),
