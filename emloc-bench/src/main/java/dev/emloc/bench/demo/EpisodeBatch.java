@@ -150,6 +150,14 @@ final class EpisodeBatch {
      * Log-probabilities {@code (B, R, V)} at the answer rows, computed with autograd on when {@code training}.
      */
     NDArray logProbs(VisionLanguageModel model, NDManager manager, boolean training) {
+        return logProbs(model, manager, training, false)[0];
+    }
+
+    /**
+     * Log-probabilities at the answer rows {@code (B, R, V)} and, with {@code everyToken}, the language-modelling loss
+     * over every next token that is text (image pads excluded) as a second, scalar array.
+     */
+    NDArray[] logProbs(VisionLanguageModel model, NDManager manager, boolean training, boolean everyToken) {
         QwenModel language = model.language();
         int batch = ids.length;
         int length = layout.length;
@@ -170,12 +178,38 @@ final class EpisodeBatch {
         }
         positions = positions.repeat(1, batch);                                                   // (3, B, T)
         ForwardRequest.Builder request = ForwardRequest.embeddings(embeddings).positionIds(positions)
-                .logits(Logits.at(rows)).outputManager(manager);
+                .logits(everyToken ? Logits.all() : Logits.at(rows)).outputManager(manager);
         if (training) {
             request.training();
         }
-        NDArray logits = language.forward(request.build()).logits();                            // (B, R, V)
-        return logits.logSoftmax(-1);
+        NDArray logProbs = language.forward(request.build()).logits().logSoftmax(-1);           // (B, R or T, V)
+        if (!everyToken) {
+            return new NDArray[] {logProbs};
+        }
+        long imagePad = language.config().imageTokenId();
+        long[] next = new long[batch * (length - 1)];
+        float[] weight = new float[next.length];
+        for (int b = 0; b < batch; b++) {
+            for (int t = 0; t + 1 < length; t++) {
+                next[b * (length - 1) + t] = ids[b][t + 1];
+                weight[b * (length - 1) + t] = ids[b][t + 1] == imagePad ? 0 : 1;
+            }
+        }
+        NDArray predicting = logProbs.get(new NDIndex(":, :-1"));                                 // (B, T-1, V)
+        NDArray picked = predicting.mul(manager.create(next, new Shape(batch, length - 1))
+                .oneHot((int) logProbs.getShape().get(2))).sum(new int[] {2});                      // (B, T-1)
+        NDArray weights = manager.create(weight, new Shape(batch, length - 1));
+        NDArray lmLoss = picked.mul(weights).sum().neg().div(Math.max(1f, sum(weight)));
+        NDArray index = manager.create(java.util.Arrays.stream(rows).asLongStream().toArray());
+        return new NDArray[] {logProbs.get(new NDIndex(":, {}", index)), lmLoss};
+    }
+
+    private static float sum(float[] values) {
+        float total = 0;
+        for (float v : values) {
+            total += v;
+        }
+        return total;
     }
 
     /** Replaces the image-pad rows of every episode by the vision tower's output, by concatenation. */

@@ -39,7 +39,7 @@ import tools.jackson.databind.json.JsonMapper;
  *
  * <p>Usage: {@code TrainDemoModel [--out=models/emloc-demo] [--steps=3000] [--seed=1] [--batch=8] [--ways=5]
  * [--min-demos=6] [--max-demos=16] [--lr=0.002] [--warmup=100] [--eval-every=100] [--minutes=0] [--text-only]
- * [--init=DIR]}.
+ * [--init=DIR] [--lm-weight=0]}; {@code --lm-weight} adds that much of a language-modelling loss on every text token.
  */
 public final class TrainDemoModel {
 
@@ -50,7 +50,7 @@ public final class TrainDemoModel {
 
     /** Options of a run. */
     record Plan(Path out, int steps, long seed, int batch, int ways, int minWays, int minDemos, int maxDemos, float lr, int warmup,
-            int evalEvery, double minutes, boolean textOnly, Path init, float clip) {
+            int evalEvery, double minutes, boolean textOnly, Path init, float clip, float lmWeight) {
 
         static Plan of(Map<String, String> o) {
             return new Plan(Path.of(o.getOrDefault("out", "models/emloc-demo")),
@@ -67,7 +67,8 @@ public final class TrainDemoModel {
                     Double.parseDouble(o.getOrDefault("minutes", "0")),
                     Boolean.parseBoolean(o.getOrDefault("text-only", "false")),
                     o.containsKey("init") ? Path.of(o.get("init")) : null,
-                    Float.parseFloat(o.getOrDefault("clip", "1.0")));
+                    Float.parseFloat(o.getOrDefault("clip", "1.0")),
+                    Float.parseFloat(o.getOrDefault("lm-weight", "0")));
         }
     }
 
@@ -113,7 +114,7 @@ public final class TrainDemoModel {
                     sequences.add(IclEpisodes.draw(data, ways, demos, 0, plan.textOnly()).demos());
                 }
                 EpisodeBatch batch = EpisodeBatch.of(model, sequences, false);
-                double[] result = step(model, weights, adam, batch, plan.clip());
+                double[] result = step(model, weights, adam, batch, plan.clip(), plan.lmWeight());
                 if (Double.isNaN(result[0])) {
                     skipped++;
                     step++;
@@ -180,6 +181,7 @@ public final class TrainDemoModel {
         summary.put("learningRate", plan.lr());
         summary.put("warmup", plan.warmup());
         summary.put("clip", plan.clip());
+        summary.put("lmWeight", plan.lmWeight());
         summary.put("cpus", Runtime.getRuntime().availableProcessors());
         summary.put("history", history);
         return summary;
@@ -190,13 +192,24 @@ public final class TrainDemoModel {
      * step, and the correct and total supervised answers (teacher-forced argmax).
      */
     static double[] step(VisionLanguageModel model, Map<String, NDArray> weights, Adam adam, EpisodeBatch batch, float clip) {
+        return step(model, weights, adam, batch, clip, 0);
+    }
+
+    /**
+     * As {@link #step(VisionLanguageModel, Map, Adam, EpisodeBatch, float)}, adding {@code lmWeight} times the
+     * language-modelling loss of every text token (repeated codes and labels then give induction signal on many more
+     * tokens than the answers alone); the returned loss is the answers' only.
+     */
+    static double[] step(VisionLanguageModel model, Map<String, NDArray> weights, Adam adam, EpisodeBatch batch, float clip,
+            float lmWeight) {
         try (NDManager manager = model.language().newRequestManager()) {
             float loss;
             double[] c;
             try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                NDArray logProbs = batch.logProbs(model, manager, true);
+                NDArray[] out = batch.logProbs(model, manager, true, lmWeight > 0);
+                NDArray logProbs = out[0];
                 NDArray lossArray = batch.loss(manager, logProbs);
-                collector.backward(lossArray);
+                collector.backward(lmWeight > 0 ? lossArray.add(out[1].mul(lmWeight)) : lossArray);
                 loss = lossArray.getFloat();
                 c = batch.correctAnswers(logProbs);
             }
