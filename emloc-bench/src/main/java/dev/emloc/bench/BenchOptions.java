@@ -4,12 +4,12 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /** {@code --key=value} command-line options of the benchmark programs. */
-final class BenchOptions {
+public final class BenchOptions {
 
     private BenchOptions() {
     }
 
-    static Map<String, String> parse(String[] args) {
+    public static Map<String, String> parse(String[] args) {
         Map<String, String> options = new LinkedHashMap<>();
         for (String arg : args) {
             if (arg.isBlank()) {

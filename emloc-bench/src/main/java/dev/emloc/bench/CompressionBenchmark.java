@@ -102,7 +102,7 @@ public final class CompressionBenchmark {
      * Splits arguments that arrive as one space-separated string and turns a bare {@code --flag} into
      * {@code --flag=true}.
      */
-    static String[] splitWords(String[] args) {
+    public static String[] splitWords(String[] args) {
         List<String> words = new ArrayList<>();
         for (String arg : args) {
             for (String word : arg.trim().split("\\s+")) {

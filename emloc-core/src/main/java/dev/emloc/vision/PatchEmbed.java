@@ -10,14 +10,22 @@ import ai.djl.nn.core.Linear;
  */
 final class PatchEmbed {
 
-    private final NDArray weight; // (E, C*T*P*P): the Conv3d kernel (E, C, T, P, P), flattened; no bias
+    private final NDArray kernel; // (E, C, T, P, P): the Conv3d kernel, no bias
+    private final long embedDim;
+    private final long patchDim;
 
-    PatchEmbed(NDArray weight) {
-        this.weight = weight;
+    PatchEmbed(NDArray kernel, long embedDim, long patchDim) {
+        this.kernel = kernel;
+        this.embedDim = embedDim;
+        this.patchDim = patchDim;
     }
 
-    /** @param patches {@code (N, C*T*P*P)} in the model's dtype; returns {@code (N, E)} */
+    /**
+     * @param patches {@code (N, C*T*P*P)} in the model's dtype; returns {@code (N, E)}. The kernel is flattened to
+     *                {@code (E, C*T*P*P)} on every call (a view, no copy), so that under autograd the view is recorded
+     *                and the kernel's gradient flows.
+     */
     NDArray forward(NDArray patches) {
-        return Linear.linear(patches, weight).singletonOrThrow();
+        return Linear.linear(patches, kernel.reshape(embedDim, patchDim)).singletonOrThrow();
     }
 }

@@ -51,9 +51,7 @@ public final class VisionTower implements AutoCloseable {
         Map<String, NDArray> loaded = new LinkedHashMap<>();
         Map<String, Shape> shapes = WeightNames.visionShapes(config);
         NDArray kernel = take(loaded, source, shapes, WeightNames.visionPatchEmbed()); // (E, C, T, P, P)
-        NDArray flatKernel = kernel.reshape(config.embedDim(), config.patchInputDim()); // (E, C*T*P*P), same storage
-        NDScope.unregister(flatKernel);
-        this.patchEmbed = new PatchEmbed(flatKernel);
+        this.patchEmbed = new PatchEmbed(kernel, config.embedDim(), config.patchInputDim());
         this.blocks = new VisionBlock[config.depth()];
         for (int i = 0; i < blocks.length; i++) {
             int block = i;
@@ -176,7 +174,18 @@ public final class VisionTower implements AutoCloseable {
      *         manager; the rows of each grid follow each other in input order
      */
     public NDArray encode(NDArray pixelValues, List<int[]> gridThw) {
-        GradMode.disableOnThisThread();
+        return encode(pixelValues, gridThw, false);
+    }
+
+    /**
+     * As {@link #encode(NDArray, List)}; with {@code training} true autograd stays on, for use inside a
+     * {@code GradientCollector} with trainable weights (the demo model's training), as
+     * {@code ForwardRequest.Builder#training()} does for the language model.
+     */
+    public NDArray encode(NDArray pixelValues, List<int[]> gridThw, boolean training) {
+        if (!training) {
+            GradMode.disableOnThisThread();
+        }
         List<GridThw> grids = GridThw.of(gridThw, config.spatialMergeSize());
         checkInput(pixelValues.getShape(), grids);
         NDManager output = pixelValues.getManager();

@@ -118,7 +118,7 @@ class VisionTowerTest {
         double[][] expected = new VisionReference(config, SEED, true).patchEmbed(pixels, 3);
         try (NDManager m = NDManager.newBaseManager()) {
             NDArray kernel = m.create(VisionFixtures.weight(SEED, WeightNames.visionPatchEmbed(), kernelShape), kernelShape);
-            PatchEmbed embed = new PatchEmbed(kernel.reshape(config.embedDim(), config.patchInputDim()));
+            PatchEmbed embed = new PatchEmbed(kernel, config.embedDim(), config.patchInputDim());
             float[] actual = embed.forward(VisionFixtures.rows(m, config, pixels, 0, 3)).toFloatArray();
             assertThat(VisionFixtures.maxAbsDiff(actual, flatten(expected))).isLessThanOrEqualTo(1e-4f);
         }

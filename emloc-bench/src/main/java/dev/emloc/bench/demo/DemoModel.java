@@ -1,0 +1,89 @@
+package dev.emloc.bench.demo;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import ai.djl.ndarray.NDArray;
+import dev.emloc.model.Checkpoint;
+import dev.emloc.model.ModelConfig;
+import dev.emloc.model.RandomCheckpoint;
+import dev.emloc.model.SafetensorsWriter;
+import dev.emloc.model.StorageType;
+import dev.emloc.text.ChatFormat;
+import dev.emloc.text.TinyTokenizerJson;
+import dev.emloc.vision.PreprocessorConfig;
+import dev.emloc.vision.VisionConfig;
+import dev.emloc.vision.VisionLanguageModel;
+
+/**
+ * The demo model's shape and its checkpoint files: a tiny Qwen2-VL (the engine's own classes) with the
+ * 270-token byte-level tokenizer. Language model: hidden 128, 4 layers, 4 heads of 32, 2 KV heads, MLP 256,
+ * tied embeddings. Vision tower: embed 64, depth 2, 4 heads, MLP ratio 4, patch 14, merge 2, output 128.
+ * About 0.9M parameters, 3.6 MB in float32.
+ */
+public final class DemoModel {
+
+    private static final List<String> CARRIED_FILES = List.of(Checkpoint.CONFIG_FILE, Checkpoint.TOKENIZER_FILE,
+            Checkpoint.GENERATION_CONFIG_FILE, PreprocessorConfig.FILE_NAME);
+
+    private DemoModel() {
+    }
+
+    /** The language model's configuration ({@code qwen2_vl}, or {@code qwen2} for the text-only variant). */
+    public static ModelConfig config(boolean textOnly) {
+        Map<String, Integer> special = TinyTokenizerJson.specialTokenIds();
+        return ModelConfig.builder().modelType(textOnly ? "qwen2" : "qwen2_vl").vocabSize(TinyTokenizerJson.VOCAB_SIZE)
+                .hiddenSize(128).intermediateSize(256).numLayers(4).numHeads(4).numKvHeads(2).headDim(32)
+                .mropeSection(textOnly ? List.of(16, 0, 0) : List.of(4, 6, 6)).tieWordEmbeddings(true).ropeTheta(10000)
+                .maxPositionEmbeddings(32768)
+                .bosTokenId(special.get(ChatFormat.END_OF_TEXT)).eosTokenId(special.get(ChatFormat.IM_END))
+                .imageTokenId(special.get(ChatFormat.IMAGE_PAD)).videoTokenId(special.get(ChatFormat.VIDEO_PAD))
+                .visionStartTokenId(special.get(ChatFormat.VISION_START)).visionEndTokenId(special.get(ChatFormat.VISION_END))
+                .build();
+    }
+
+    /** The vision tower's configuration. */
+    public static VisionConfig visionConfig() {
+        return new VisionConfig(2, 64, 4, 4, 3, 128, 14, 2, 2, VisionConfig.QUICK_GELU);
+    }
+
+    /** Writes the seeded random starting point of training into the empty directory {@code dir}. */
+    public static Path writeInitial(Path dir, long seed, boolean textOnly) {
+        RandomCheckpoint.Builder builder = RandomCheckpoint.builder(config(textOnly)).seed(seed).tokenizer(TinyTokenizerJson::write);
+        if (!textOnly) {
+            builder.vision(visionConfig());
+        }
+        return builder.writeTo(dir);
+    }
+
+    /**
+     * Writes {@code model}'s current weights as a checkpoint directory {@code out}, with the configuration,
+     * tokenizer and preprocessor files of {@code template}. Files are written beside and moved in, so a reader never
+     * sees half a file.
+     */
+    public static void save(VisionLanguageModel model, Path template, Path out) {
+        try {
+            Files.createDirectories(out);
+            for (String file : CARRIED_FILES) {
+                Path source = template.resolve(file);
+                if (Files.isRegularFile(source) && !source.toAbsolutePath().equals(out.resolve(file).toAbsolutePath())) {
+                    Files.copy(source, out.resolve(file), StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+            Map<String, NDArray> weights = new LinkedHashMap<>(model.language().parameters());
+            model.vision().ifPresent(tower -> weights.putAll(tower.parameters()));
+            Path partial = out.resolve(Checkpoint.WEIGHTS_FILE + ".partial");
+            SafetensorsWriter.writeArrays(partial, StorageType.F32, weights);
+            Files.move(partial, out.resolve(Checkpoint.WEIGHTS_FILE), StandardCopyOption.REPLACE_EXISTING,
+                    StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot save the demo model to " + out, e);
+        }
+    }
+}

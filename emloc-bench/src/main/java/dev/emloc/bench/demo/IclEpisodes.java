@@ -1,0 +1,136 @@
+package dev.emloc.bench.demo;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import java.util.SplittableRandom;
+
+import dev.emloc.compress.Demonstration;
+import dev.emloc.text.ChatMessage;
+import dev.emloc.text.ContentPart;
+import dev.emloc.vision.RgbImage;
+
+/**
+ * Episodes of the synthetic in-context task: {@code ways} visual classes ({@link ShapeImages}) get fresh,
+ * arbitrary two-letter label words (first letters distinct within the episode); demonstrations show a picture
+ * and its label; a query shows a new picture of one of the classes. The label can only come from the
+ * demonstrations, so a model without them is at chance, {@code 1 / ways}.
+ *
+ * <p>Demonstrations are balanced: the classes take turns in a random order, then the list is shuffled, so each
+ * class appears {@code floor(n / ways)} or {@code ceil(n / ways)} times.
+ *
+ * <p>The text-only variant replaces each class's picture by a fresh random three-letter upper-case code in the
+ * question ({@code "What is QXT?"}): the same structure without vision.
+ */
+public final class IclEpisodes {
+
+    /** The question of every turn with a picture. */
+    public static final String QUESTION = "What is this?";
+    /** Letters in a label word. */
+    public static final int LABEL_LETTERS = 2;
+
+    private IclEpisodes() {
+    }
+
+    /**
+     * One example: a class, its picture (null in the text-only variant) or code, and its label in this episode.
+     */
+    public record Item(int visualClass, RgbImage image, String code, String label) {
+
+        /** The user turn: picture then question, or the code's question. */
+        public ChatMessage user() {
+            return image == null ? ChatMessage.user("What is " + code + "?")
+                    : ChatMessage.user(ContentPart.image(ShapeImages.png(image)), ContentPart.text(QUESTION));
+        }
+
+        public Demonstration demonstration() {
+            return new Demonstration(user(), label);
+        }
+    }
+
+    /**
+     * @param classes the episode's classes, their labels at the same index
+     * @param demos   demonstrations in order
+     * @param queries held-out queries: new pictures of the episode's classes
+     */
+    public record Episode(List<Integer> classes, List<String> labels, List<Item> demos, List<Item> queries) {
+
+        public Episode {
+            classes = List.copyOf(classes);
+            labels = List.copyOf(labels);
+            demos = List.copyOf(demos);
+            queries = List.copyOf(queries);
+        }
+
+        public List<Demonstration> demonstrations() {
+            return demos.stream().map(Item::demonstration).toList();
+        }
+    }
+
+    /** Draws an episode; the same generator state gives the same episode. */
+    public static Episode draw(SplittableRandom random, int ways, int demos, int queries, boolean textOnly) {
+        if (ways < 2 || ways > Math.min(ShapeImages.CLASSES, 26)) {
+            throw new IllegalArgumentException("ways must be in 2.." + Math.min(ShapeImages.CLASSES, 26) + ", got " + ways);
+        }
+        List<Integer> classes = new ArrayList<>();
+        List<String> labels = new ArrayList<>();
+        List<String> codes = new ArrayList<>();
+        Set<Character> firstLetters = new HashSet<>();
+        Set<String> usedCodes = new HashSet<>();
+        while (classes.size() < ways) {
+            int visualClass = random.nextInt(ShapeImages.CLASSES);
+            if (classes.contains(visualClass)) {
+                continue;
+            }
+            String label = word(random, LABEL_LETTERS, 'a');
+            if (!firstLetters.add(label.charAt(0))) {
+                continue;
+            }
+            String code;
+            do {
+                code = word(random, 3, 'A');
+            } while (!usedCodes.add(code));
+            classes.add(visualClass);
+            labels.add(label);
+            codes.add(code);
+        }
+        List<Integer> order = new ArrayList<>(demos);
+        List<Integer> round = new ArrayList<>();
+        for (int i = 0; i < ways; i++) {
+            round.add(i);
+        }
+        Random shuffler = new Random(random.nextLong());
+        while (order.size() < demos) {
+            Collections.shuffle(round, shuffler);
+            order.addAll(round.subList(0, Math.min(ways, demos - order.size())));
+        }
+        Collections.shuffle(order, shuffler);
+        List<Item> demoItems = new ArrayList<>(demos);
+        for (int slot : order) {
+            demoItems.add(item(random, classes, labels, codes, slot, textOnly));
+        }
+        List<Item> queryItems = new ArrayList<>(queries);
+        for (int q = 0; q < queries; q++) {
+            queryItems.add(item(random, classes, labels, codes, random.nextInt(ways), textOnly));
+        }
+        return new Episode(classes, labels, demoItems, queryItems);
+    }
+
+    private static Item item(SplittableRandom random, List<Integer> classes, List<String> labels, List<String> codes, int slot,
+            boolean textOnly) {
+        int visualClass = classes.get(slot);
+        RgbImage image = textOnly ? null : ShapeImages.draw(visualClass, random);
+        return new Item(visualClass, image, codes.get(slot), labels.get(slot));
+    }
+
+    private static String word(SplittableRandom random, int letters, char first) {
+        StringBuilder word = new StringBuilder(letters);
+        for (int i = 0; i < letters; i++) {
+            word.append((char) (first + random.nextInt(26)));
+        }
+        return word.toString();
+    }
+}

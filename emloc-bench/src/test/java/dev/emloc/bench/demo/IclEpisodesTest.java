@@ -1,0 +1,74 @@
+package dev.emloc.bench.demo;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+
+import org.junit.jupiter.api.Test;
+
+class IclEpisodesTest {
+
+    @Test
+    void everyClassKeepsOneLabelAndLabelsAreFreshPerEpisode() {
+        SplittableRandom random = new SplittableRandom(3);
+        IclEpisodes.Episode first = IclEpisodes.draw(random, 5, 23, 7, false);
+        IclEpisodes.Episode second = IclEpisodes.draw(random, 5, 23, 7, false);
+        for (IclEpisodes.Episode episode : List.of(first, second)) {
+            assertThat(episode.classes()).doesNotHaveDuplicates().hasSize(5);
+            assertThat(episode.labels()).allMatch(l -> l.matches("[a-z]{2}"));
+            assertThat(episode.labels().stream().map(l -> l.charAt(0)).distinct()).hasSize(5);
+            Map<Integer, String> labelOf = new HashMap<>();
+            for (IclEpisodes.Item item : episode.demos()) {
+                assertThat(labelOf.computeIfAbsent(item.visualClass(), c -> item.label())).isEqualTo(item.label());
+                assertThat(item.label()).isEqualTo(episode.labels().get(episode.classes().indexOf(item.visualClass())));
+            }
+            for (IclEpisodes.Item query : episode.queries()) {
+                assertThat(labelOf).containsEntry(query.visualClass(), query.label());
+            }
+            Map<Integer, Integer> counts = new HashMap<>();
+            episode.demos().forEach(d -> counts.merge(d.visualClass(), 1, Integer::sum));
+            assertThat(counts.values()).allMatch(c -> c == 4 || c == 5); // 23 demonstrations over 5 classes, balanced
+        }
+        assertThat(first.labels()).isNotEqualTo(second.labels());
+    }
+
+    @Test
+    void aSeedReproducesTheSamePicturesAndDifferentDrawsDiffer() {
+        IclEpisodes.Episode a = IclEpisodes.draw(new SplittableRandom(11), 4, 6, 2, false);
+        IclEpisodes.Episode b = IclEpisodes.draw(new SplittableRandom(11), 4, 6, 2, false);
+        assertThat(a).isEqualTo(b);
+        Set<Integer> distinct = new HashSet<>();
+        a.demos().forEach(d -> distinct.add(java.util.Arrays.hashCode(d.image().rgb())));
+        assertThat(distinct).hasSize(6);
+        assertThat(a.demos().get(0).image().width()).isEqualTo(ShapeImages.SIZE);
+    }
+
+    @Test
+    void picturesShowTheirClassColourInsideTheShape() {
+        SplittableRandom random = new SplittableRandom(5);
+        for (int visualClass = 0; visualClass < ShapeImages.CLASSES; visualClass++) {
+            var image = ShapeImages.draw(visualClass, random);
+            long saturated = 0;
+            for (int y = 0; y < image.height(); y++) {
+                for (int x = 0; x < image.width(); x++) {
+                    int max = Math.max(image.sample(x, y, 0), Math.max(image.sample(x, y, 1), image.sample(x, y, 2)));
+                    int min = Math.min(image.sample(x, y, 0), Math.min(image.sample(x, y, 1), image.sample(x, y, 2)));
+                    saturated += max - min > 80 ? 1 : 0; // the grey background never is
+                }
+            }
+            assertThat(saturated).as(ShapeImages.name(visualClass)).isGreaterThan(150);
+        }
+    }
+
+    @Test
+    void theTextOnlyVariantUsesCodesInsteadOfPictures() {
+        IclEpisodes.Episode episode = IclEpisodes.draw(new SplittableRandom(1), 3, 5, 1, true);
+        assertThat(episode.demos()).allMatch(d -> d.image() == null && d.code().matches("[A-Z]{3}"));
+        assertThat(episode.demos().get(0).user().text()).isEqualTo("What is " + episode.demos().get(0).code() + "?");
+    }
+}
