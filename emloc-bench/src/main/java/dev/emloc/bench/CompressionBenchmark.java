@@ -909,12 +909,12 @@ public final class CompressionBenchmark {
     }
 
     @SuppressWarnings("unchecked")
-    private static Map<String, Object> sub(Map<String, Object> map, String key) {
+    static Map<String, Object> sub(Map<String, Object> map, String key) {
         Object value = map.get(key);
         return value instanceof Map ? (Map<String, Object>) value : Map.of();
     }
 
-    private static double number(Map<String, Object> map, String key, String field) {
+    static double number(Map<String, Object> map, String key, String field) {
         Object value = sub(map, key).get(field);
         return value instanceof Number number ? number.doubleValue() : Double.NaN;
     }

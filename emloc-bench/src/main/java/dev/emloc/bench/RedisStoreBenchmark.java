@@ -1,5 +1,8 @@
 package dev.emloc.bench;
 
+import static dev.emloc.bench.CompressionBenchmark.number;
+import static dev.emloc.bench.CompressionBenchmark.sub;
+
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.ByteArrayInputStream;
@@ -983,17 +986,6 @@ public final class RedisStoreBenchmark {
 
     private static double med(Map<String, Object> profile, String step) {
         return number(profile, step, "medianSeconds");
-    }
-
-    @SuppressWarnings("unchecked")
-    private static Map<String, Object> sub(Map<String, Object> map, String key) {
-        Object value = map.get(key);
-        return value instanceof Map ? (Map<String, Object>) value : Map.of();
-    }
-
-    private static double number(Map<String, Object> map, String key, String field) {
-        Object value = sub(map, key).get(field);
-        return value instanceof Number number ? number.doubleValue() : Double.NaN;
     }
 
     static double median(List<Double> values) {
