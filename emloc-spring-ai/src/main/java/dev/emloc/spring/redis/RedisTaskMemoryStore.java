@@ -7,6 +7,7 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
@@ -276,7 +277,7 @@ public final class RedisTaskMemoryStore implements TaskMemoryStore {
                 for (int p = 0; p < parts.get(l); p++) {
                     int from = p * options.partBytes();
                     int to = Math.min(section.length, from + options.partBytes());
-                    byte[] value = parts.get(l) == 1 ? section : java.util.Arrays.copyOfRange(section, from, to);
+                    byte[] value = parts.get(l) == 1 ? section : Arrays.copyOfRange(section, from, to);
                     byte[] partKey = keys.part(generation, l, p);
                     connection.stringCommands().set(partKey, value, pending, SetOption.upsert());
                     newKeys.add(partKey);
@@ -658,10 +659,6 @@ public final class RedisTaskMemoryStore implements TaskMemoryStore {
 
     private static byte[] bytes(String s) {
         return s.getBytes(StandardCharsets.UTF_8);
-    }
-
-    private static byte[] bytes(long v) {
-        return bytes(Long.toString(v));
     }
 
     private static String string(byte[] b) {
