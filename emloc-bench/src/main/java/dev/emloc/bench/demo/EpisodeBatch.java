@@ -103,7 +103,8 @@ final class EpisodeBatch {
             mask[b] = new float[episodeRows.length];
             Set<Integer> seen = new HashSet<>();
             for (int i = 0; i < items; i++) {
-                boolean supervised = queryOnly ? i == items - 1 : !seen.add(sequence.get(i).visualClass());
+                boolean supervised = queryOnly ? i == items - 1
+                        : sequence.get(i).description() || !seen.add(sequence.get(i).visualClass());
                 for (int j = 0; j < perItem; j++) {
                     int r = i * perItem + j;
                     episodeRows[r] = starts[i] - 1 + j;

@@ -31,6 +31,14 @@ public final class IclEpisodes {
     public static final String QUESTION = "What is this?";
     /** Letters in a label word. */
     public static final int LABEL_LETTERS = 2;
+    /**
+     * The question of the auxiliary description task used in training ({@link #describe}): the answer is the class's
+     * fixed two-letter code, colour then shape ({@code "rc"} is a red circle). It has as many tokens as
+     * {@link #QUESTION}, so description and in-context sequences render to the same layout.
+     */
+    public static final String DESCRIBE_QUESTION = "Describe this";
+    private static final String COLOUR_LETTERS = "rgbymc";
+    private static final String SHAPE_LETTERS = "cstx";
 
     private IclEpisodes() {
     }
@@ -38,12 +46,18 @@ public final class IclEpisodes {
     /**
      * One example: a class, its picture (null in the text-only variant) or code, and its label in this episode.
      */
-    public record Item(int visualClass, RgbImage image, String code, String label) {
+    public record Item(int visualClass, RgbImage image, String code, String label, boolean description) {
+
+        /** An in-context item. */
+        public Item(int visualClass, RgbImage image, String code, String label) {
+            this(visualClass, image, code, label, false);
+        }
 
         /** The user turn: picture then question, or the code's question. */
         public ChatMessage user() {
             return image == null ? ChatMessage.user("What is " + code + "?")
-                    : ChatMessage.user(ContentPart.image(ShapeImages.png(image)), ContentPart.text(QUESTION));
+                    : ChatMessage.user(ContentPart.image(ShapeImages.png(image)),
+                            ContentPart.text(description ? DESCRIBE_QUESTION : QUESTION));
         }
 
         public Demonstration demonstration() {
@@ -117,6 +131,26 @@ public final class IclEpisodes {
             queryItems.add(item(random, classes, labels, codes, random.nextInt(ways), textOnly));
         }
         return new Episode(classes, labels, demoItems, queryItems);
+    }
+
+    /**
+     * A training sequence of the auxiliary description task: {@code items} new pictures of random classes, each
+     * answered by its fixed code ({@link #descriptionCode}). It teaches the vision tower to tell the classes apart
+     * directly; its question differs from the in-context one, so the in-context labels still come only from the
+     * demonstrations.
+     */
+    public static List<Item> describe(SplittableRandom random, int items) {
+        List<Item> sequence = new ArrayList<>(items);
+        for (int i = 0; i < items; i++) {
+            int visualClass = random.nextInt(ShapeImages.CLASSES);
+            sequence.add(new Item(visualClass, ShapeImages.draw(visualClass, random), null, descriptionCode(visualClass), true));
+        }
+        return sequence;
+    }
+
+    /** The fixed answer of the description task: colour letter then shape letter. */
+    public static String descriptionCode(int visualClass) {
+        return "" + COLOUR_LETTERS.charAt(ShapeImages.colour(visualClass)) + SHAPE_LETTERS.charAt(ShapeImages.shape(visualClass));
     }
 
     private static Item item(SplittableRandom random, List<Integer> classes, List<String> labels, List<String> codes, int slot,

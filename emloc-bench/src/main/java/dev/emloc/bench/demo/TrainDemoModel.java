@@ -50,7 +50,8 @@ public final class TrainDemoModel {
 
     /** Options of a run. */
     record Plan(Path out, int steps, long seed, int batch, int ways, int minWays, int minDemos, int maxDemos, float lr, int warmup,
-            int evalEvery, double minutes, boolean textOnly, Path init, float clip, float lmWeight) {
+            int evalEvery, double minutes, boolean textOnly, Path init, float clip, float lmWeight, double describe,
+            int describeItems, Path languageFrom, boolean freezeLanguage) {
 
         static Plan of(Map<String, String> o) {
             return new Plan(Path.of(o.getOrDefault("out", "models/emloc-demo")),
@@ -68,7 +69,11 @@ public final class TrainDemoModel {
                     Boolean.parseBoolean(o.getOrDefault("text-only", "false")),
                     o.containsKey("init") ? Path.of(o.get("init")) : null,
                     Float.parseFloat(o.getOrDefault("clip", "1.0")),
-                    Float.parseFloat(o.getOrDefault("lm-weight", "0")));
+                    Float.parseFloat(o.getOrDefault("lm-weight", "0")),
+                    Double.parseDouble(o.getOrDefault("describe", "0")),
+                    Integer.parseInt(o.getOrDefault("describe-items", "2")),
+                    o.containsKey("language-from") ? Path.of(o.get("language-from")) : null,
+                    Boolean.parseBoolean(o.getOrDefault("freeze-language", "false")));
         }
     }
 
@@ -88,7 +93,15 @@ public final class TrainDemoModel {
         List<Map<String, Object>> history = new ArrayList<>();
         Map<String, Object> summary = new LinkedHashMap<>();
         try (VisionLanguageModel model = VisionLanguageModel.load(template, ModelOptions.cpu(), VisionLimits.defaults())) {
+            if (plan.languageFrom() != null) {
+                copyLanguageModel(plan.languageFrom(), model);
+            }
             Map<String, NDArray> weights = trainableWeights(model);
+            if (plan.freezeLanguage()) {
+                Map<String, NDArray> language = model.language().parameters();
+                language.values().forEach(w -> w.setRequiresGradient(false));
+                weights.keySet().removeAll(language.keySet());
+            }
             long parameters = weights.values().stream().mapToLong(w -> w.getShape().size()).sum();
             log("%s model, %,d parameters; %d steps of %d episodes (%d ways, %d..%d demonstrations), lr %.4f", plan.textOnly()
                     ? "text-only" : "multimodal", parameters, plan.steps(), plan.batch(), plan.ways(), plan.minDemos(),
@@ -98,6 +111,8 @@ public final class TrainDemoModel {
             double lossSum = 0;
             double correct = 0;
             double total = 0;
+            double describeCorrect = 0;
+            double describeTotal = 0;
             int window = 0;
             int step = 0;
             int skipped = 0;
@@ -108,10 +123,15 @@ public final class TrainDemoModel {
                     break;
                 }
                 int demos = plan.minDemos() + data.nextInt(plan.maxDemos() - plan.minDemos() + 1);
+                boolean describing = !plan.textOnly() && data.nextDouble() < plan.describe();
+                if (describing) {
+                    demos = 1 + data.nextInt(plan.describeItems());
+                }
                 List<List<IclEpisodes.Item>> sequences = new ArrayList<>();
                 for (int b = 0; b < plan.batch(); b++) {
                     int ways = plan.minWays() + data.nextInt(plan.ways() - plan.minWays() + 1);
-                    sequences.add(IclEpisodes.draw(data, ways, demos, 0, plan.textOnly()).demos());
+                    sequences.add(describing ? IclEpisodes.describe(data, demos)
+                            : IclEpisodes.draw(data, ways, demos, 0, plan.textOnly()).demos());
                 }
                 EpisodeBatch batch = EpisodeBatch.of(model, sequences, false);
                 double[] result = step(model, weights, adam, batch, plan.clip(), plan.lmWeight());
@@ -120,10 +140,15 @@ public final class TrainDemoModel {
                     step++;
                     continue;
                 }
-                lossSum += result[0];
-                correct += result[1];
-                total += result[2];
-                window++;
+                if (describing) {
+                    describeCorrect += result[1];
+                    describeTotal += result[2];
+                } else {
+                    lossSum += result[0];
+                    correct += result[1];
+                    total += result[2];
+                    window++;
+                }
                 step++;
                 if (step % plan.evalEvery() == 0 || step == plan.steps()) {
                     Map<String, Object> point = new LinkedHashMap<>();
@@ -132,16 +157,22 @@ public final class TrainDemoModel {
                     point.put("trainLoss", lossSum / Math.max(1, window));
                     point.put("skippedSteps", skipped);
                     point.put("trainAccuracy", total == 0 ? 0 : correct / total);
+                    if (describeTotal > 0) {
+                        point.put("describeAccuracy", describeCorrect / describeTotal);
+                    }
                     for (int n : new int[] {16, 32}) {
                         point.put("heldOutAccuracy" + n, heldOutAccuracy(model, plan, n, 32));
                     }
                     history.add(point);
-                    log("step %d (%.0f s): loss %.3f, train accuracy %.3f, held-out accuracy %.3f @16 demos, %.3f @32", step,
-                            (System.nanoTime() - started) / 1e9, lossSum / window, total == 0 ? 0 : correct / total,
-                            point.get("heldOutAccuracy16"), point.get("heldOutAccuracy32"));
+                    log("step %d (%.0f s): loss %.3f, train accuracy %.3f, held-out accuracy %.3f @16 demos, %.3f @32%s", step,
+                            (System.nanoTime() - started) / 1e9, lossSum / Math.max(1, window), total == 0 ? 0 : correct / total,
+                            point.get("heldOutAccuracy16"), point.get("heldOutAccuracy32"),
+                            describeTotal > 0 ? String.format(", description accuracy %.3f", describeCorrect / describeTotal) : "");
                     lossSum = 0;
                     correct = 0;
                     total = 0;
+                    describeCorrect = 0;
+                    describeTotal = 0;
                     window = 0;
                     DemoModel.save(model, template, plan.out());
                     summary = summary(plan, step, started, parameters, history);
@@ -182,6 +213,10 @@ public final class TrainDemoModel {
         summary.put("warmup", plan.warmup());
         summary.put("clip", plan.clip());
         summary.put("lmWeight", plan.lmWeight());
+        summary.put("describe", plan.describe());
+        summary.put("describeItems", plan.describeItems());
+        summary.put("languageFrom", plan.languageFrom() == null ? null : plan.languageFrom().toString());
+        summary.put("freezeLanguage", plan.freezeLanguage());
         summary.put("cpus", Runtime.getRuntime().availableProcessors());
         summary.put("history", history);
         return summary;
@@ -224,6 +259,31 @@ public final class TrainDemoModel {
         return Adam.builder().optLearningRateTracker(Tracker.warmUp().optWarmUpSteps(warmup)
                 .optWarmUpBeginValue(lr / 20).setMainTracker(Tracker.cosine().setBaseValue(lr)
                         .optFinalValue(lr / 20).setMaxUpdates(Math.max(1, steps)).build()).build()).build();
+    }
+
+    /**
+     * Overwrites the language model of {@code model} with that of the checkpoint {@code source} (e.g. a text-only demo
+     * model that already learns in context): same names and shapes are required; the vision tower is kept. For text
+     * tokens the multimodal rotary positions equal the text-only ones, so the copied model behaves the same on text.
+     */
+    static void copyLanguageModel(Path source, VisionLanguageModel model) {
+        try (VisionLanguageModel donor = VisionLanguageModel.load(source, ModelOptions.cpu(), VisionLimits.defaults())) {
+            Map<String, NDArray> from = donor.language().parameters();
+            Map<String, NDArray> to = model.language().parameters();
+            if (!from.keySet().equals(to.keySet())) {
+                throw new IllegalArgumentException("The language model of " + source + " has other weights than the model trained: "
+                        + from.keySet() + " vs " + to.keySet());
+            }
+            for (Map.Entry<String, NDArray> entry : to.entrySet()) {
+                NDArray value = from.get(entry.getKey());
+                if (!value.getShape().equals(entry.getValue().getShape())) {
+                    throw new IllegalArgumentException("Weight " + entry.getKey() + " of " + source + " has shape " + value.getShape()
+                            + ", the model trained has " + entry.getValue().getShape());
+                }
+                entry.getValue().set(new NDIndex(":"), value);
+            }
+            log("language model copied from %s", source);
+        }
     }
 
     /** Every weight of the model (language model, then vision tower) by name, switched to require gradients. */

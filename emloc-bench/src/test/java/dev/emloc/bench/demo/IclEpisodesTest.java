@@ -71,4 +71,17 @@ class IclEpisodesTest {
         assertThat(episode.demos()).allMatch(d -> d.image() == null && d.code().matches("[A-Z]{3}"));
         assertThat(episode.demos().get(0).user().text()).isEqualTo("What is " + episode.demos().get(0).code() + "?");
     }
+
+    @Test
+    void descriptionSequencesAnswerEachPictureWithItsFixedCodeAndAQuestionOfTheSameLength() {
+        List<IclEpisodes.Item> sequence = IclEpisodes.describe(new SplittableRandom(5), 40);
+        assertThat(sequence).hasSize(40).allMatch(IclEpisodes.Item::description)
+                .allMatch(item -> item.label().equals(IclEpisodes.descriptionCode(item.visualClass())));
+        assertThat(sequence.get(0).user().text()).isEqualTo(IclEpisodes.DESCRIBE_QUESTION);
+        assertThat(IclEpisodes.DESCRIBE_QUESTION).hasSameSizeAs(IclEpisodes.QUESTION);
+        assertThat(IclEpisodes.descriptionCode(0)).isEqualTo("rc");
+        assertThat(java.util.stream.IntStream.range(0, ShapeImages.CLASSES).mapToObj(IclEpisodes::descriptionCode).distinct())
+                .hasSize(ShapeImages.CLASSES);
+        assertThat(IclEpisodes.draw(new SplittableRandom(1), 3, 5, 1, false).demos()).noneMatch(IclEpisodes.Item::description);
+    }
 }
