@@ -47,7 +47,8 @@ import tools.jackson.databind.json.JsonMapper;
  *   <li>FIXED_RATIO and RANDOM at the kept fraction EMLoC reached on the same episode.</li>
  * </ul>
  * Usage: {@code IclAccuracyBenchmark [--model=models/emloc-demo] [--demos=20,50,100] [--episodes=20] [--queries=5]
- * [--ways=5] [--seed=20260101] [--out=target/bench/icl-accuracy.json]}.
+ * [--ways=5] [--seed=20260101] [--code-letters=3] [--out=target/bench/icl-accuracy.json]}; {@code --code-letters} must be
+ * what the text-only model was trained with.
  */
 public final class IclAccuracyBenchmark {
 
@@ -63,6 +64,7 @@ public final class IclAccuracyBenchmark {
         int episodes = Integer.parseInt(o.getOrDefault("episodes", "20"));
         int queries = Integer.parseInt(o.getOrDefault("queries", "5"));
         int ways = Integer.parseInt(o.getOrDefault("ways", "5"));
+        int codeLetters = Integer.parseInt(o.getOrDefault("code-letters", String.valueOf(IclEpisodes.CODE_LETTERS)));
         long seed = Long.parseLong(o.getOrDefault("seed", "20260101"));
         Path out = Path.of(o.getOrDefault("out", "target/bench/icl-accuracy.json"));
         List<Integer> counts = new ArrayList<>();
@@ -84,11 +86,14 @@ public final class IclAccuracyBenchmark {
                 dev.emloc.vision.VisionLimits.defaults())) {
             boolean textOnly = model.vision().isEmpty();
             result.put("variant", textOnly ? "text-only" : "multimodal");
+            if (textOnly) {
+                result.put("codeLetters", codeLetters);
+            }
             EmlocCompressor compressor = new EmlocCompressor(model);
             GenerationSettings greedy = GenerationSettings.builder().temperature(0).maxNewTokens(4)
                     .stopTokenIds(Set.of((long) model.chat().imEndId())).build();
             for (int n : counts) {
-                rows.add(measure(model, compressor, greedy, n, episodes, queries, ways, seed, textOnly));
+                rows.add(measure(model, compressor, greedy, n, episodes, queries, ways, seed, textOnly, codeLetters));
             }
         }
         result.put("results", rows);
@@ -101,7 +106,7 @@ public final class IclAccuracyBenchmark {
     }
 
     private static Map<String, Object> measure(VisionLanguageModel model, EmlocCompressor compressor, GenerationSettings greedy,
-            int n, int episodes, int queries, int ways, long seed, boolean textOnly) {
+            int n, int episodes, int queries, int ways, long seed, boolean textOnly, int codeLetters) {
         SplittableRandom random = new SplittableRandom(seed + 7919L * n);
         Map<String, int[]> correct = new LinkedHashMap<>();
         STRATEGIES.forEach(s -> correct.put(s, new int[3]));
@@ -109,7 +114,7 @@ public final class IclAccuracyBenchmark {
         double seconds = 0;
         long started = System.nanoTime();
         for (int e = 0; e < episodes; e++) {
-            IclEpisodes.Episode episode = IclEpisodes.draw(random, ways, n, queries, textOnly);
+            IclEpisodes.Episode episode = IclEpisodes.draw(random, ways, n, queries, textOnly, codeLetters);
             List<Demonstration> demos = episode.demonstrations();
             long t0 = System.nanoTime();
             try (TaskMemory emloc = compressor.compress("icl-emloc", demos, CompressionSettings.defaults(),

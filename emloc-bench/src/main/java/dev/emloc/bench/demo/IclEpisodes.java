@@ -22,13 +22,15 @@ import dev.emloc.vision.RgbImage;
  * <p>Demonstrations are balanced: the classes take turns in a random order, then the list is shuffled, so each
  * class appears {@code floor(n / ways)} or {@code ceil(n / ways)} times.
  *
- * <p>The text-only variant replaces each class's picture by a fresh random three-letter upper-case code in the
- * question ({@code "What is QXT?"}): the same structure without vision.
+ * <p>The text-only variant replaces each class's picture by a fresh random upper-case code of one to three letters
+ * in the question ({@code "What is QXT?"}, {@code "What is Q?"}): the same structure without vision.
  */
 public final class IclEpisodes {
 
     /** The question of every turn with a picture. */
     public static final String QUESTION = "What is this?";
+    /** Letters in a text-only code by default. */
+    public static final int CODE_LETTERS = 3;
     /** Letters in a label word. */
     public static final int LABEL_LETTERS = 2;
     /**
@@ -84,8 +86,19 @@ public final class IclEpisodes {
         }
     }
 
-    /** Draws an episode; the same generator state gives the same episode. */
+    /** Draws an episode (text-only codes of {@value #CODE_LETTERS} letters); the same generator state gives the same episode. */
     public static Episode draw(SplittableRandom random, int ways, int demos, int queries, boolean textOnly) {
+        return draw(random, ways, demos, queries, textOnly, CODE_LETTERS);
+    }
+
+    /**
+     * Draws an episode whose text-only codes have {@code codeLetters} letters (1 to 3; ignored with pictures); the same
+     * generator state gives the same episode.
+     */
+    public static Episode draw(SplittableRandom random, int ways, int demos, int queries, boolean textOnly, int codeLetters) {
+        if (codeLetters < 1 || codeLetters > 3) {
+            throw new IllegalArgumentException("codeLetters must be in 1..3, got " + codeLetters);
+        }
         if (ways < 2 || ways > Math.min(ShapeImages.CLASSES, 26)) {
             throw new IllegalArgumentException("ways must be in 2.." + Math.min(ShapeImages.CLASSES, 26) + ", got " + ways);
         }
@@ -105,7 +118,7 @@ public final class IclEpisodes {
             }
             String code;
             do {
-                code = word(random, 3, 'A');
+                code = word(random, codeLetters, 'A');
             } while (!usedCodes.add(code));
             classes.add(visualClass);
             labels.add(label);

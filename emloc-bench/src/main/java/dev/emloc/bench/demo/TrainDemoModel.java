@@ -51,7 +51,7 @@ public final class TrainDemoModel {
     /** Options of a run. */
     record Plan(Path out, int steps, long seed, int batch, int ways, int minWays, int minDemos, int maxDemos, float lr, int warmup,
             int evalEvery, double minutes, boolean textOnly, Path init, float clip, float lmWeight, double describe,
-            int describeItems, Path languageFrom, boolean freezeLanguage) {
+            int describeItems, Path languageFrom, boolean freezeLanguage, int codeLetters) {
 
         static Plan of(Map<String, String> o) {
             return new Plan(Path.of(o.getOrDefault("out", "models/emloc-demo")),
@@ -73,7 +73,8 @@ public final class TrainDemoModel {
                     Double.parseDouble(o.getOrDefault("describe", "0")),
                     Integer.parseInt(o.getOrDefault("describe-items", "2")),
                     o.containsKey("language-from") ? Path.of(o.get("language-from")) : null,
-                    Boolean.parseBoolean(o.getOrDefault("freeze-language", "false")));
+                    Boolean.parseBoolean(o.getOrDefault("freeze-language", "false")),
+                    Integer.parseInt(o.getOrDefault("code-letters", String.valueOf(IclEpisodes.CODE_LETTERS))));
         }
     }
 
@@ -131,7 +132,7 @@ public final class TrainDemoModel {
                 for (int b = 0; b < plan.batch(); b++) {
                     int ways = plan.minWays() + data.nextInt(plan.ways() - plan.minWays() + 1);
                     sequences.add(describing ? IclEpisodes.describe(data, demos)
-                            : IclEpisodes.draw(data, ways, demos, 0, plan.textOnly()).demos());
+                            : IclEpisodes.draw(data, ways, demos, 0, plan.textOnly(), plan.codeLetters()).demos());
                 }
                 EpisodeBatch batch = EpisodeBatch.of(model, sequences, false);
                 double[] result = step(model, weights, adam, batch, plan.clip(), plan.lmWeight());
@@ -217,6 +218,9 @@ public final class TrainDemoModel {
         summary.put("describeItems", plan.describeItems());
         summary.put("languageFrom", plan.languageFrom() == null ? null : plan.languageFrom().toString());
         summary.put("freezeLanguage", plan.freezeLanguage());
+        if (plan.textOnly()) {
+            summary.put("codeLetters", plan.codeLetters());
+        }
         summary.put("cpus", Runtime.getRuntime().availableProcessors());
         summary.put("history", history);
         return summary;
@@ -334,7 +338,7 @@ public final class TrainDemoModel {
         for (int done = 0; done < episodes; done += plan.batch()) {
             List<List<IclEpisodes.Item>> sequences = new ArrayList<>();
             for (int b = 0; b < Math.min(plan.batch(), episodes - done); b++) {
-                IclEpisodes.Episode episode = IclEpisodes.draw(random, plan.ways(), demos, 1, plan.textOnly());
+                IclEpisodes.Episode episode = IclEpisodes.draw(random, plan.ways(), demos, 1, plan.textOnly(), plan.codeLetters());
                 List<IclEpisodes.Item> items = new ArrayList<>(episode.demos());
                 items.add(episode.queries().get(0));
                 sequences.add(items);

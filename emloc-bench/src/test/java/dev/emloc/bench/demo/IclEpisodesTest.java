@@ -1,6 +1,7 @@
 package dev.emloc.bench.demo;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.HashMap;
 import java.util.HashSet;
@@ -70,6 +71,11 @@ class IclEpisodesTest {
         IclEpisodes.Episode episode = IclEpisodes.draw(new SplittableRandom(1), 3, 5, 1, true);
         assertThat(episode.demos()).allMatch(d -> d.image() == null && d.code().matches("[A-Z]{3}"));
         assertThat(episode.demos().get(0).user().text()).isEqualTo("What is " + episode.demos().get(0).code() + "?");
+        IclEpisodes.Episode short1 = IclEpisodes.draw(new SplittableRandom(1), 5, 9, 1, true, 1);
+        assertThat(short1.demos()).allMatch(d -> d.code().matches("[A-Z]"));
+        assertThat(short1.demos().stream().map(IclEpisodes.Item::code).distinct()).hasSize(5);
+        assertThatThrownBy(() -> IclEpisodes.draw(new SplittableRandom(1), 3, 5, 1, true, 4))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("codeLetters");
     }
 
     @Test
