@@ -39,6 +39,11 @@ public final class IclEpisodes {
      * {@link #QUESTION}, so description and in-context sequences render to the same layout.
      */
     public static final String DESCRIBE_QUESTION = "Describe this";
+    /**
+     * The text-only auxiliary task's question prefix ({@link #spell}): {@code "Spell QXT?"} is answered by the code's
+     * first and last letters in lower case ({@code "qt"}).
+     */
+    public static final String SPELL_QUESTION = "Spell ";
     private static final String COLOUR_LETTERS = "rgbymc";
     private static final String SHAPE_LETTERS = "cstx";
 
@@ -57,7 +62,7 @@ public final class IclEpisodes {
 
         /** The user turn: picture then question, or the code's question. */
         public ChatMessage user() {
-            return image == null ? ChatMessage.user("What is " + code + "?")
+            return image == null ? ChatMessage.user((description ? SPELL_QUESTION : "What is ") + code + "?")
                     : ChatMessage.user(ContentPart.image(ShapeImages.png(image)),
                             ContentPart.text(description ? DESCRIBE_QUESTION : QUESTION));
         }
@@ -157,6 +162,21 @@ public final class IclEpisodes {
         for (int i = 0; i < items; i++) {
             int visualClass = random.nextInt(ShapeImages.CLASSES);
             sequence.add(new Item(visualClass, ShapeImages.draw(visualClass, random), null, descriptionCode(visualClass), true));
+        }
+        return sequence;
+    }
+
+    /**
+     * A training sequence of the text-only auxiliary task: {@code items} fresh codes, each answered by its first and
+     * last letters in lower case. It teaches the model to carry a code from the question to the answer, the step
+     * the in-context task needs before it can match codes; its question differs from the in-context one.
+     */
+    public static List<Item> spell(SplittableRandom random, int items, int codeLetters) {
+        List<Item> sequence = new ArrayList<>(items);
+        for (int i = 0; i < items; i++) {
+            String code = word(random, codeLetters, 'A');
+            String label = ("" + code.charAt(0) + code.charAt(code.length() - 1)).toLowerCase(java.util.Locale.ROOT);
+            sequence.add(new Item(-1, null, code, label, true));
         }
         return sequence;
     }

@@ -124,14 +124,15 @@ public final class TrainDemoModel {
                     break;
                 }
                 int demos = plan.minDemos() + data.nextInt(plan.maxDemos() - plan.minDemos() + 1);
-                boolean describing = !plan.textOnly() && data.nextDouble() < plan.describe();
+                boolean describing = data.nextDouble() < plan.describe();
                 if (describing) {
                     demos = 1 + data.nextInt(plan.describeItems());
                 }
                 List<List<IclEpisodes.Item>> sequences = new ArrayList<>();
                 for (int b = 0; b < plan.batch(); b++) {
                     int ways = plan.minWays() + data.nextInt(plan.ways() - plan.minWays() + 1);
-                    sequences.add(describing ? IclEpisodes.describe(data, demos)
+                    sequences.add(describing ? (plan.textOnly() ? IclEpisodes.spell(data, demos, plan.codeLetters())
+                            : IclEpisodes.describe(data, demos))
                             : IclEpisodes.draw(data, ways, demos, 0, plan.textOnly(), plan.codeLetters()).demos());
                 }
                 EpisodeBatch batch = EpisodeBatch.of(model, sequences, false);

@@ -90,4 +90,17 @@ class IclEpisodesTest {
                 .hasSize(ShapeImages.CLASSES);
         assertThat(IclEpisodes.draw(new SplittableRandom(1), 3, 5, 1, false).demos()).noneMatch(IclEpisodes.Item::description);
     }
+
+    @Test
+    void spellingSequencesAnswerEachCodeWithItsFirstAndLastLetters() {
+        List<IclEpisodes.Item> sequence = IclEpisodes.spell(new SplittableRandom(3), 20, 3);
+        assertThat(sequence).hasSize(20).allMatch(IclEpisodes.Item::description).allMatch(item -> item.image() == null);
+        for (IclEpisodes.Item item : sequence) {
+            assertThat(item.code()).matches("[A-Z]{3}");
+            assertThat(item.label()).isEqualTo(("" + item.code().charAt(0) + item.code().charAt(2)).toLowerCase());
+            assertThat(item.user().text()).isEqualTo("Spell " + item.code() + "?");
+        }
+        assertThat(IclEpisodes.spell(new SplittableRandom(3), 5, 1)).allMatch(item -> item.label().equals(
+                (item.code() + item.code()).toLowerCase()));
+    }
 }
