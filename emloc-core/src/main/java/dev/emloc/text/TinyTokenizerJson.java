@@ -19,6 +19,10 @@ import tools.jackson.databind.json.JsonMapper;
  * alphabet, id = byte value), so every UTF-8 text round-trips, one token per byte. Qwen's special tokens follow as
  * added tokens from id 256, in Qwen's order, so that a model with {@value #VOCAB_SIZE} embedding rows can run the
  * real chat template and vision placeholders.
+ *
+ * <p>{@link #json(List)} may add whole words after them (ids from {@value #VOCAB_SIZE}) as ordinary, non-special
+ * added tokens, so that frequent template words such as {@code "assistant"} are one token each, as in Qwen's own
+ * vocabulary.
  */
 public final class TinyTokenizerJson {
 
@@ -54,11 +58,30 @@ public final class TinyTokenizerJson {
 
     /** The text of the {@code tokenizer.json}. */
     public static String json() {
+        return json(List.of());
+    }
+
+    /**
+     * The text of a {@code tokenizer.json} with {@code words} added as single tokens, ids {@value #VOCAB_SIZE},
+     * {@value #VOCAB_SIZE} + 1, … in order (the vocabulary then has {@code VOCAB_SIZE + words.size()} ids). Where two
+     * words could match at one place, the longer wins.
+     *
+     * @throws IllegalArgumentException if a word is empty, repeated or one of the special tokens
+     */
+    public static String json(List<String> words) {
+        for (String word : words) {
+            if (word.isEmpty() || SPECIAL_TOKENS.contains(word)) {
+                throw new IllegalArgumentException("Added word '" + word + "' is empty or a special token");
+            }
+        }
+        if (words.stream().distinct().count() != words.size()) {
+            throw new IllegalArgumentException("Added words repeat: " + words);
+        }
         Map<String, Object> root = new LinkedHashMap<>();
         root.put("version", "1.0");
         root.put("truncation", null);
         root.put("padding", null);
-        root.put("added_tokens", addedTokens());
+        root.put("added_tokens", addedTokens(words));
         root.put("normalizer", null);
         root.put("pre_tokenizer", byteLevel());
         root.put("post_processor", null);
@@ -73,31 +96,45 @@ public final class TinyTokenizerJson {
      * @throws TokenizerException if the file cannot be written
      */
     public static void write(Path file) {
+        write(file, List.of());
+    }
+
+    /**
+     * Writes the {@code tokenizer.json} of {@link #json(List)} to {@code file}, creating its directory if needed.
+     *
+     * @throws TokenizerException if the file cannot be written
+     */
+    public static void write(Path file, List<String> words) {
         try {
             Path parent = file.toAbsolutePath().getParent();
             if (parent != null) {
                 Files.createDirectories(parent);
             }
-            Files.writeString(file, json());
+            Files.writeString(file, json(words));
         } catch (IOException e) {
             throw new TokenizerException("Cannot write the tiny tokenizer to " + file + ": " + e.getMessage(), e);
         }
     }
 
-    private static List<Map<String, Object>> addedTokens() {
+    private static List<Map<String, Object>> addedTokens(List<String> words) {
         List<Map<String, Object>> tokens = new ArrayList<>();
-        specialTokenIds().forEach((content, id) -> {
-            Map<String, Object> token = new LinkedHashMap<>();
-            token.put("id", id);
-            token.put("content", content);
-            token.put("single_word", false);
-            token.put("lstrip", false);
-            token.put("rstrip", false);
-            token.put("normalized", false);
-            token.put("special", true);
-            tokens.add(token);
-        });
+        specialTokenIds().forEach((content, id) -> tokens.add(addedToken(id, content, true)));
+        for (int i = 0; i < words.size(); i++) {
+            tokens.add(addedToken(VOCAB_SIZE + i, words.get(i), false));
+        }
         return tokens;
+    }
+
+    private static Map<String, Object> addedToken(int id, String content, boolean special) {
+        Map<String, Object> token = new LinkedHashMap<>();
+        token.put("id", id);
+        token.put("content", content);
+        token.put("single_word", false);
+        token.put("lstrip", false);
+        token.put("rstrip", false);
+        token.put("normalized", false);
+        token.put("special", special);
+        return token;
     }
 
     private static Map<String, Object> byteLevel() {

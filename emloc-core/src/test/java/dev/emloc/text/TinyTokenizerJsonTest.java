@@ -82,4 +82,23 @@ class TinyTokenizerJsonTest {
                 'a', 's', 's', 'i', 's', 't', 'a', 'n', 't', '\n');
         assertThat(format.stopTokenIds()).containsExactly(258, 256);
     }
+
+    @Test
+    void addsWholeWordsAfterTheSpecialTokensTheLongestMatchWinning() {
+        Path json = dir.resolve("words/tokenizer.json");
+        TinyTokenizerJson.write(json, List.of("You are a helpful assistant.", "assistant", "user"));
+        try (QwenTokenizer words = QwenTokenizer.load(json)) {
+            assertThat(words.vocabularySize()).isEqualTo(TinyTokenizerJson.VOCAB_SIZE + 3);
+            ChatFormat format = new ChatFormat(words);
+            long[] ids = format.encode(List.of(ChatMessage.user("hi")), RenderOptions.builder().includeSystem(true).build());
+            assertThat(ids).containsExactly(257, 's', 'y', 's', 't', 'e', 'm', '\n', 270, 258, '\n', 257, 272, '\n', 'h', 'i',
+                    258, '\n', 257, 271, '\n');
+            assertThat(words.decode(ids, false)).isEqualTo(format.render(List.of(ChatMessage.user("hi")),
+                    RenderOptions.builder().includeSystem(true).build()));
+        }
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> TinyTokenizerJson.json(List.of("<|im_end|>")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("special token");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> TinyTokenizerJson.json(List.of("a", "a")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("repeat");
+    }
 }

@@ -23,7 +23,7 @@ import dev.emloc.vision.VisionLanguageModel;
 
 /**
  * The demo model's shape and its checkpoint files: a tiny Qwen2-VL (the engine's own classes) with the
- * 270-token byte-level tokenizer. Language model: hidden 128, 4 layers, 4 heads of 32, 2 KV heads, MLP 256,
+ * 270-token byte-level tokenizer plus the whole {@link #WORDS}. Language model: hidden 128, 4 layers, 4 heads of 32, 2 KV heads, MLP 256,
  * tied embeddings. Vision tower: embed 64, depth 2, 4 heads, MLP ratio 4, patch 14, merge 2, output 128.
  * About 0.9M parameters, 3.6 MB in float32.
  */
@@ -32,13 +32,23 @@ public final class DemoModel {
     private static final List<String> CARRIED_FILES = List.of(Checkpoint.CONFIG_FILE, Checkpoint.TOKENIZER_FILE,
             Checkpoint.GENERATION_CONFIG_FILE, PreprocessorConfig.FILE_NAME);
 
+    /**
+     * Words that the demo model's tokenizer keeps whole (added tokens after the 270 of the byte-level tokenizer): the
+     * chat template's role names, the default system prompt and the questions of the task. With one token per byte
+     * they made every demonstration about 35 tokens and put 14 tokens between a code and its label; whole, a
+     * demonstration is about 18 tokens and the label follows its code 7 tokens later, which is what lets a model this
+     * small learn to match them.
+     */
+    public static final List<String> WORDS = List.of("You are a helpful assistant.", "system", "user", "assistant",
+            "What is", " this", "Describe", "Spell");
+
     private DemoModel() {
     }
 
     /** The language model's configuration ({@code qwen2_vl}, or {@code qwen2} for the text-only variant). */
     public static ModelConfig config(boolean textOnly) {
         Map<String, Integer> special = TinyTokenizerJson.specialTokenIds();
-        return ModelConfig.builder().modelType(textOnly ? "qwen2" : "qwen2_vl").vocabSize(TinyTokenizerJson.VOCAB_SIZE)
+        return ModelConfig.builder().modelType(textOnly ? "qwen2" : "qwen2_vl").vocabSize(TinyTokenizerJson.VOCAB_SIZE + WORDS.size())
                 .hiddenSize(128).intermediateSize(256).numLayers(4).numHeads(4).numKvHeads(2).headDim(32)
                 .mropeSection(textOnly ? List.of(16, 0, 0) : List.of(4, 6, 6)).tieWordEmbeddings(true).ropeTheta(10000)
                 .maxPositionEmbeddings(32768)
@@ -55,7 +65,7 @@ public final class DemoModel {
 
     /** Writes the seeded random starting point of training into the empty directory {@code dir}. */
     public static Path writeInitial(Path dir, long seed, boolean textOnly) {
-        RandomCheckpoint.Builder builder = RandomCheckpoint.builder(config(textOnly)).seed(seed).tokenizer(TinyTokenizerJson::write);
+        RandomCheckpoint.Builder builder = RandomCheckpoint.builder(config(textOnly)).seed(seed).tokenizer(file -> TinyTokenizerJson.write(file, WORDS));
         if (!textOnly) {
             builder.vision(visionConfig());
         }
