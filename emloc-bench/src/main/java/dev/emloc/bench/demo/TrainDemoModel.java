@@ -37,9 +37,21 @@ import tools.jackson.databind.json.JsonMapper;
  * episodes with 16 and 32 demonstrations and saves the checkpoint to {@code --out}, so a run stopped early still
  * leaves a usable model; {@code --minutes} bounds the wall time.
  *
- * <p>Usage: {@code TrainDemoModel [--out=models/emloc-demo] [--steps=3000] [--seed=1] [--batch=8] [--ways=5]
- * [--min-demos=6] [--max-demos=16] [--lr=0.002] [--warmup=100] [--eval-every=100] [--minutes=0] [--text-only]
- * [--init=DIR] [--lm-weight=0]}; {@code --lm-weight} adds that much of a language-modelling loss on every text token.
+ * <p>Usage: {@code TrainDemoModel [--out=models/emloc-demo] [--steps=3000] [--schedule-steps=STEPS] [--seed=1]
+ * [--batch=8] [--min-ways=2] [--ways=5] [--min-demos=6] [--max-demos=16] [--lr=0.002] [--warmup=100] [--clip=1.0]
+ * [--eval-every=100] [--minutes=0] [--text-only] [--code-letters=3] [--init=DIR] [--lm-weight=0] [--describe=0]
+ * [--describe-items=2] [--language-from=DIR] [--freeze-language]}:
+ * <ul>
+ *   <li>{@code --schedule-steps}: length of the cosine schedule, when a run is meant to stop before its end;</li>
+ *   <li>{@code --lm-weight}: adds that much of a language-modelling loss on every text token;</li>
+ *   <li>{@code --describe}: the fraction of steps spent on the auxiliary task ({@link IclEpisodes#describe} with
+ *       pictures, {@link IclEpisodes#spell} text-only), on sequences of 1 to {@code --describe-items} items;</li>
+ *   <li>{@code --init}: start from a checkpoint (the optimiser's state starts afresh);
+ *       {@code --language-from}: copy only the language model from one (e.g. a text-only demo model), optionally
+ *       frozen.</li>
+ * </ul>
+ * Learning rate matters most: with this model's initialisation (weights ~ N(0, 0.02)) Adam at 0.003 or 0.0015 kept
+ * the model on the plateau for thousands of steps, 0.0005 left it within a few hundred (docs/benchmarks.md).
  */
 public final class TrainDemoModel {
 
@@ -51,7 +63,8 @@ public final class TrainDemoModel {
     /** Options of a run. */
     record Plan(Path out, int steps, long seed, int batch, int ways, int minWays, int minDemos, int maxDemos, float lr, int warmup,
             int evalEvery, double minutes, boolean textOnly, Path init, float clip, float lmWeight, double describe,
-            int describeItems, Path languageFrom, boolean freezeLanguage, int codeLetters) {
+            int describeItems, Path languageFrom, boolean freezeLanguage, int codeLetters,
+            int scheduleSteps) {
 
         static Plan of(Map<String, String> o) {
             return new Plan(Path.of(o.getOrDefault("out", "models/emloc-demo")),
@@ -74,7 +87,8 @@ public final class TrainDemoModel {
                     Integer.parseInt(o.getOrDefault("describe-items", "2")),
                     o.containsKey("language-from") ? Path.of(o.get("language-from")) : null,
                     Boolean.parseBoolean(o.getOrDefault("freeze-language", "false")),
-                    Integer.parseInt(o.getOrDefault("code-letters", String.valueOf(IclEpisodes.CODE_LETTERS))));
+                    Integer.parseInt(o.getOrDefault("code-letters", String.valueOf(IclEpisodes.CODE_LETTERS))),
+                    Integer.parseInt(o.getOrDefault("schedule-steps", o.getOrDefault("steps", "3000"))));
         }
     }
 
@@ -107,7 +121,7 @@ public final class TrainDemoModel {
             log("%s model, %,d parameters; %d steps of %d episodes (%d ways, %d..%d demonstrations), lr %.4f", plan.textOnly()
                     ? "text-only" : "multimodal", parameters, plan.steps(), plan.batch(), plan.ways(), plan.minDemos(),
                     plan.maxDemos(), plan.lr());
-            Adam adam = adam(plan.lr(), plan.warmup(), plan.steps());
+            Adam adam = adam(plan.lr(), plan.warmup(), plan.scheduleSteps());
             SplittableRandom data = new SplittableRandom(plan.seed());
             double lossSum = 0;
             double correct = 0;
@@ -213,6 +227,7 @@ public final class TrainDemoModel {
         summary.put("demonstrations", plan.minDemos() + ".." + plan.maxDemos());
         summary.put("learningRate", plan.lr());
         summary.put("warmup", plan.warmup());
+        summary.put("scheduleSteps", plan.scheduleSteps());
         summary.put("clip", plan.clip());
         summary.put("lmWeight", plan.lmWeight());
         summary.put("describe", plan.describe());
