@@ -105,7 +105,7 @@ public final class IclAccuracyBenchmark {
         log("wrote %s", out.toAbsolutePath());
     }
 
-    private static Map<String, Object> measure(VisionLanguageModel model, EmlocCompressor compressor, GenerationSettings greedy,
+    static Map<String, Object> measure(VisionLanguageModel model, EmlocCompressor compressor, GenerationSettings greedy,
             int n, int episodes, int queries, int ways, long seed, boolean textOnly, int codeLetters) {
         SplittableRandom random = new SplittableRandom(seed + 7919L * n);
         Map<String, int[]> correct = new LinkedHashMap<>();

@@ -38,7 +38,7 @@ import tools.jackson.databind.json.JsonMapper;
  * leaves a usable model; {@code --minutes} bounds the wall time.
  *
  * <p>Usage: {@code TrainDemoModel [--out=models/emloc-demo] [--steps=3000] [--schedule-steps=STEPS] [--seed=1]
- * [--batch=8] [--min-ways=2] [--ways=5] [--min-demos=6] [--max-demos=16] [--lr=0.002] [--warmup=100] [--clip=1.0]
+ * [--batch=8] [--min-ways=2] [--ways=5] [--min-demos=6] [--max-demos=16] [--lr=0.0005] [--warmup=100] [--clip=1.0]
  * [--eval-every=100] [--minutes=0] [--text-only] [--code-letters=3] [--init=DIR] [--lm-weight=0] [--describe=0]
  * [--describe-items=2] [--language-from=DIR] [--freeze-language]}:
  * <ul>
@@ -75,7 +75,7 @@ public final class TrainDemoModel {
                     Integer.parseInt(o.getOrDefault("min-ways", "2")),
                     Integer.parseInt(o.getOrDefault("min-demos", "6")),
                     Integer.parseInt(o.getOrDefault("max-demos", "16")),
-                    Float.parseFloat(o.getOrDefault("lr", "0.002")),
+                    Float.parseFloat(o.getOrDefault("lr", "0.0005")),
                     Integer.parseInt(o.getOrDefault("warmup", "100")),
                     Integer.parseInt(o.getOrDefault("eval-every", "100")),
                     Double.parseDouble(o.getOrDefault("minutes", "0")),

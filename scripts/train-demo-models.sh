@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Trains the demo models of issue 8 from seeded random weights, exactly as the checkpoints in models/ were trained
+# (docs/benchmarks.md, "In-context learning demo model"), then measures them with IclAccuracyBenchmark.
+#
+#   scripts/train-demo-models.sh [text|multimodal|all] [OUTPUT_DIR]     (default: all, models-trained/)
+#
+# CPU only, 2 cores: about 50 minutes for the text-only model, 40 for the multimodal one. Each phase writes a
+# complete checkpoint directory (with training.json) that the next phase starts from (--init). Runs are seeded; they
+# are repeatable on one machine and thread count, not bit-exact across them (float reductions).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-all}
+out=$(realpath -m "${2:-models-trained}")
+mkdir -p "$out"
+
+./mvnw -q -B install -DskipTests
+
+train() {
+  ./mvnw -q -B -pl emloc-bench exec:exec -Demloc.bench.main=dev.emloc.bench.demo.TrainDemoModel \
+    -Demloc.bench.args="$*"
+}
+
+accuracy() { # model dir, episodes, extra
+  ./mvnw -q -B -pl emloc-bench exec:exec -Demloc.bench.main=dev.emloc.bench.demo.IclAccuracyBenchmark \
+    -Demloc.bench.args="--model=$1 --demos=20,50,100 --episodes=$2 --queries=5 --out=$1/icl-accuracy.json $3"
+}
+
+if [[ $what == text || $what == all ]]; then
+  # phase 1: short episodes (4-16 demonstrations, 2-5 ways); the copy-a-label stage, then code matching
+  train --out="$out/text-1" --text-only --lm-weight=1 --steps=3500 --schedule-steps=8000 --batch=16 \
+    --min-ways=2 --ways=5 --min-demos=4 --max-demos=16 --lr=0.0005 --warmup=100 --eval-every=250 --seed=11
+  # phase 2: longer episodes (12-40 demonstrations, 3-5 ways), lower learning rate
+  train --out="$out/emloc-demo-text" --init="$out/text-1" --text-only --lm-weight=1 --steps=2800 \
+    --schedule-steps=3500 --batch=8 --min-ways=3 --ways=5 --min-demos=12 --max-demos=40 --lr=0.0003 --warmup=50 \
+    --eval-every=200 --seed=13
+  accuracy "$out/emloc-demo-text" 20 "--code-letters=3"
+fi
+
+if [[ $what == multimodal || $what == all ]]; then
+  # pictures; 30% of the steps on the auxiliary description task (1-2 pictures answered by colour+shape letters)
+  train --out="$out/emloc-demo-multimodal" --lm-weight=0.5 --describe=0.3 --describe-items=2 --steps=6000 \
+    --batch=16 --min-ways=2 --ways=5 --min-demos=4 --max-demos=12 --lr=0.0005 --warmup=100 --eval-every=250 --seed=12
+  accuracy "$out/emloc-demo-multimodal" 10 ""
+fi
