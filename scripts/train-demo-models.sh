@@ -4,7 +4,7 @@
 #
 #   scripts/train-demo-models.sh [text|multimodal|all] [OUTPUT_DIR]     (default: all, models-trained/)
 #
-# CPU only, 2 cores: about 50 minutes for the text-only model, 40 for the multimodal one. Each phase writes a
+# CPU only, 2 cores: about 50 minutes for the text-only model, 60 for the multimodal one. Each phase writes a
 # complete checkpoint directory (with training.json) that the next phase starts from (--init). Runs are seeded; they
 # are repeatable on one machine and thread count, not bit-exact across them (float reductions).
 set -euo pipefail
@@ -38,7 +38,12 @@ fi
 
 if [[ $what == multimodal || $what == all ]]; then
   # pictures; 30% of the steps on the auxiliary description task (1-2 pictures answered by colour+shape letters)
-  train --out="$out/emloc-demo-multimodal" --lm-weight=0.5 --describe=0.3 --describe-items=2 --steps=6000 \
+  train --out="$out/multimodal-1" --lm-weight=0.5 --describe=0.3 --describe-items=2 --steps=6000 \
     --batch=16 --min-ways=2 --ways=5 --min-demos=4 --max-demos=12 --lr=0.0005 --warmup=100 --eval-every=250 --seed=12
+  # phase 2: the text model's language model (trained above, or the committed one) with phase 1's vision tower
+  text_model="$out/emloc-demo-text"; [[ -d $text_model ]] || text_model=$(realpath models/emloc-demo-text)
+  train --out="$out/emloc-demo-multimodal" --init="$out/multimodal-1" --language-from="$text_model" --lm-weight=0.5 \
+    --describe=0.2 --describe-items=2 --steps=2400 --schedule-steps=3000 --batch=16 --min-ways=2 --ways=5 \
+    --min-demos=4 --max-demos=12 --lr=0.0003 --warmup=50 --eval-every=200 --seed=16
   accuracy "$out/emloc-demo-multimodal" 10 ""
 fi
