@@ -65,7 +65,7 @@ class SampleApiTest extends RunningSampleApp {
         assertThat(progress).extracting(ServerSentEvents.Event::name).containsOnly("progress");
         assertThat(progress).extracting(e -> e.data().path("phase").asString())
                 .startsWith("STARTED", "CHUNK_STARTED").endsWith("CHUNK_DONE", "DONE")
-                .filteredOn("LAYER_DONE"::equals).hasSize(3 * layers);
+                .filteredOn("LAYER_DONE"::equals).hasSize(4 * layers); // 15 demonstrations, 4 per chunk
         double previous = 0;
         for (ServerSentEvents.Event event : progress) {
             assertThat(event.data().path("completion").asDouble()).isBetween(previous, 1.0);
@@ -74,7 +74,7 @@ class SampleApiTest extends RunningSampleApp {
         JsonNode report = last.data();
         assertThat(report.path("jobId").asString()).isEqualTo(jobId);
         assertThat(report.path("task").path("taskId").asString()).isEqualTo("api-shapes");
-        assertThat(report.path("task").path("demonstrations").asInt()).isEqualTo(12);
+        assertThat(report.path("task").path("demonstrations").asInt()).isEqualTo(15);
         assertThat(report.path("report").path("layers").size()).isEqualTo(layers);
         assertThat(report.path("report").path("seenByModality").path("image").asInt()).isGreaterThan(0);
         assertThat(report.path("report").path("seenByModality").path("answer").asInt()).isGreaterThan(0);
@@ -282,9 +282,9 @@ class SampleApiTest extends RunningSampleApp {
         assertThat(info.path("model").path("store").asString()).isEqualTo("in-memory");
         JsonNode shapes = info.path("examples").get(0);
         assertThat(shapes.path("name").asString()).isEqualTo("shapes");
-        assertThat(shapes.path("demonstrations").asInt()).isEqualTo(12);
+        assertThat(shapes.path("demonstrations").asInt()).isEqualTo(15);
         assertThat(shapes.path("heldOut").values()).extracting(h -> h.path("label").asString())
-                .containsExactly("wug", "fep", "dax");
+                .containsExactly("zu", "ko", "zu", "pi", "pi", "ko");
         ResponseEntity<byte[]> picture = rest.get().uri(url(shapes.path("heldOut").get(0).path("image").asString()))
                 .retrieve().toEntity(byte[].class);
         assertThat(picture.getHeaders().getContentType()).isEqualTo(MediaType.IMAGE_PNG);

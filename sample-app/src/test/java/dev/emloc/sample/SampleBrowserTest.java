@@ -100,7 +100,7 @@ class SampleBrowserTest extends RunningSampleApp {
         wait.until(d -> List.of("done", "failed", "cancelled").contains(attribute("teach-status", "data-state")));
         assertThat(attribute("teach-status", "data-state")).as(text("teach-status")).isEqualTo("done");
         assertThat(attribute("teach-progress", "value")).isEqualTo("1");
-        assertThat(text("teach-status")).startsWith("Taught 'shapes': 12 demonstrations compressed in");
+        assertThat(text("teach-status")).startsWith("Taught 'shapes': 15 demonstrations compressed in");
         List<WebElement> bars = browser.findElements(By.cssSelector("#retention-chart rect.bar"));
         assertThat(bars).hasSizeGreaterThanOrEqualTo(modelInfo.layers());
         assertThat(browser.findElements(By.cssSelector("#retention-chart rect.bar.image"))).isNotEmpty();

@@ -1,11 +1,5 @@
 package dev.emloc.sample;
 
-import java.awt.BasicStroke;
-import java.awt.Color;
-import java.awt.Graphics2D;
-import java.awt.Polygon;
-import java.awt.RenderingHints;
-import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -15,52 +9,57 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Random;
+import java.util.SplittableRandom;
 
-import javax.imageio.ImageIO;
+import dev.emloc.bench.demo.IclEpisodes;
+import dev.emloc.bench.demo.ShapeImages;
+import dev.emloc.vision.RgbImage;
 
 /**
  * Draws the bundled example set {@code shapes} (src/main/resources/examples/shapes): 56x56 pictures of three
- * visual classes, each named by a made-up word the model cannot know beforehand, so that only the demonstrations
- * can teach it.
+ * visual classes drawn exactly as the demo model's training pictures are ({@link ShapeImages}: size, place, shade,
+ * texture and background vary), each named by a made-up two-letter word the model cannot know beforehand, so that
+ * only the demonstrations can teach it.
  *
  * <ul>
- * <li>{@code demos.jsonl}: 12 demonstrations, four of each class, shuffled; images under {@code demos/};</li>
- * <li>{@code held-out.jsonl}: one more picture of each class (new sizes and places), answers being the labels a
- * model taught with the demonstrations should give; images under {@code held-out/}.</li>
+ * <li>{@code demos.jsonl}: 15 demonstrations, five of each class, shuffled; images under {@code demos/};</li>
+ * <li>{@code held-out.jsonl}: two more pictures of each class, answers being the labels a model taught with the
+ * demonstrations should give; images under {@code held-out/}.</li>
  * </ul>
  *
  * Deterministic (a fixed seed): {@code ShapesExampleTest} checks that the bundled files are what this draws. To
- * draw them again: {@code java -Djava.awt.headless=true sample-app/src/test/java/dev/emloc/sample/ShapesExample.java
- * sample-app/src/main/resources/examples/shapes}.
+ * draw them again: {@code ./mvnw -pl sample-app -am test -Dtest=ShapesExampleTest -Dsurefire.failIfNoSpecifiedTests=false
+ * -Demloc.sample.rewrite-shapes=true}.
  */
 public final class ShapesExample {
 
-    /** The question of every demonstration and held-out query. */
-    public static final String QUESTION = "What is this?";
+    /** The question of every demonstration and held-out query: the demo model's in-context question. */
+    public static final String QUESTION = IclEpisodes.QUESTION;
 
     /** Pixels of a side of every picture: 2x2 merged patches of 14 pixels, four image tokens. */
-    public static final int SIZE = 56;
+    public static final int SIZE = ShapeImages.SIZE;
 
     static final long SEED = 20250519L;
-    static final int DEMOS_PER_CLASS = 4;
+    static final int DEMOS_PER_CLASS = 5;
+    static final int HELD_OUT_PER_CLASS = 2;
 
-    /** A visual class: a shape in a colour, and its made-up name. */
+    /** A visual class of {@link ShapeImages} and its made-up name in this set. */
     enum Shape {
-        CIRCLE("dax", new Color(214, 48, 49)),
-        SQUARE("wug", new Color(9, 132, 227)),
-        TRIANGLE("fep", new Color(0, 148, 50));
+        RED_CIRCLE("ko", 0, 0),
+        BLUE_SQUARE("zu", 1, 2),
+        GREEN_TRIANGLE("pi", 2, 1);
 
         final String label;
-        final Color colour;
+        final int visualClass;
 
-        Shape(String label, Color colour) {
+        Shape(String label, int shape, int colour) {
             this.label = label;
-            this.colour = colour;
+            this.visualClass = shape * ShapeImages.COLOURS.length + colour;
         }
     }
 
     /** One picture of the set and the line of JSONL that names it. */
-    record Picture(String path, Shape shape, BufferedImage image) {
+    record Picture(String path, Shape shape, RgbImage image) {
         String jsonLine() {
             return "{\"question\": \"" + QUESTION + "\", \"answer\": \"" + shape.label + "\", \"image\": \"" + path + "\"}";
         }
@@ -71,61 +70,27 @@ public final class ShapesExample {
 
     /** The demonstrations, in file order. */
     static List<Picture> demonstrations() {
-        Random random = new Random(SEED);
+        return pictures(SEED, DEMOS_PER_CLASS, "demos/%02d.png");
+    }
+
+    /** The held-out queries, shuffled too. */
+    static List<Picture> heldOut() {
+        return pictures(SEED + 1, HELD_OUT_PER_CLASS, "held-out/q%d.png");
+    }
+
+    private static List<Picture> pictures(long seed, int perClass, String pathFormat) {
         List<Shape> order = new ArrayList<>();
-        for (int i = 0; i < DEMOS_PER_CLASS; i++) {
+        for (int i = 0; i < perClass; i++) {
             order.addAll(List.of(Shape.values()));
         }
-        Collections.shuffle(order, random);
+        Collections.shuffle(order, new Random(seed));
+        SplittableRandom random = new SplittableRandom(seed);
         List<Picture> pictures = new ArrayList<>();
         for (int i = 0; i < order.size(); i++) {
-            pictures.add(new Picture(String.format("demos/%02d.png", i + 1), order.get(i), draw(order.get(i), random)));
+            Shape shape = order.get(i);
+            pictures.add(new Picture(String.format(pathFormat, i + 1), shape, ShapeImages.draw(shape.visualClass, random)));
         }
         return pictures;
-    }
-
-    /** One held-out query per class, in a fixed order that is not the class order. */
-    static List<Picture> heldOut() {
-        Random random = new Random(SEED + 1);
-        List<Shape> order = List.of(Shape.SQUARE, Shape.TRIANGLE, Shape.CIRCLE);
-        List<Picture> pictures = new ArrayList<>();
-        for (int i = 0; i < order.size(); i++) {
-            pictures.add(new Picture("held-out/q" + (i + 1) + ".png", order.get(i), draw(order.get(i), random)));
-        }
-        return pictures;
-    }
-
-    /** A shape of 22 to 34 pixels, anywhere it fits, on a light grey background. */
-    static BufferedImage draw(Shape shape, Random random) {
-        BufferedImage image = new BufferedImage(SIZE, SIZE, BufferedImage.TYPE_INT_RGB);
-        Graphics2D g = image.createGraphics();
-        try {
-            g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
-            int shade = 236 + random.nextInt(16);
-            g.setColor(new Color(shade, shade, shade));
-            g.fillRect(0, 0, SIZE, SIZE);
-            int side = 22 + random.nextInt(13);
-            int x = 3 + random.nextInt(SIZE - side - 5);
-            int y = 3 + random.nextInt(SIZE - side - 5);
-            g.setColor(shape.colour);
-            switch (shape) {
-                case CIRCLE -> g.fillOval(x, y, side, side);
-                case SQUARE -> g.fillRect(x, y, side, side);
-                case TRIANGLE -> g.fillPolygon(new Polygon(new int[] {x, x + side / 2, x + side},
-                        new int[] {y + side, y, y + side}, 3));
-            }
-            g.setColor(shape.colour.darker());
-            g.setStroke(new BasicStroke(1.5f));
-            switch (shape) {
-                case CIRCLE -> g.drawOval(x, y, side, side);
-                case SQUARE -> g.drawRect(x, y, side, side);
-                case TRIANGLE -> g.drawPolygon(new Polygon(new int[] {x, x + side / 2, x + side},
-                        new int[] {y + side, y, y + side}, 3));
-            }
-        } finally {
-            g.dispose();
-        }
-        return image;
     }
 
     /** Writes the set into {@code directory}: both JSONL files and every picture. */
@@ -143,9 +108,7 @@ public final class ShapesExample {
         for (Picture picture : pictures) {
             Path file = directory.resolve(picture.path());
             Files.createDirectories(file.getParent());
-            if (!ImageIO.write(picture.image(), "png", file.toFile())) {
-                throw new IOException("No PNG writer");
-            }
+            Files.write(file, ShapeImages.png(picture.image()));
             lines.append(picture.jsonLine()).append('\n');
         }
         Files.writeString(directory.resolve(jsonl), lines, StandardCharsets.UTF_8);

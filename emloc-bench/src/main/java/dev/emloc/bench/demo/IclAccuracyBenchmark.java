@@ -43,11 +43,13 @@ import tools.jackson.databind.json.JsonMapper;
  * <ul>
  *   <li>ZERO_SHOT: no demonstrations (chance is {@code 1 / ways});</li>
  *   <li>FULL: the whole long context as the prefix;</li>
- *   <li>EMLOC: default settings (4 demonstrations per chunk, candidates 0.1/0.2/0.5, delta 0.005);</li>
- *   <li>FIXED_RATIO and RANDOM at the kept fraction EMLoC reached on the same episode.</li>
+ *   <li>EMLOC: default settings (4 demonstrations per chunk, candidates 0.1/0.2/0.5, delta 0.005), or those given by
+ *   {@code --chunk}, {@code --candidates} and {@code --delta};</li>
+ *   <li>FIXED_RATIO and RANDOM at the kept fraction EMLoC reached on the same episode, with EMLoC's chunks.</li>
  * </ul>
  * Usage: {@code IclAccuracyBenchmark [--model=models/emloc-demo] [--demos=20,50,100] [--episodes=20] [--queries=5]
- * [--ways=5] [--seed=20260101] [--code-letters=3] [--out=target/bench/icl-accuracy.json]}; {@code --code-letters} must be
+ * [--ways=5] [--seed=20260101] [--code-letters=3] [--delta=0.005] [--chunk=4] [--candidates=0.1/0.2/0.5]
+ * [--out=target/bench/icl-accuracy.json]}; {@code --code-letters} must be
  * what the text-only model was trained with.
  */
 public final class IclAccuracyBenchmark {
@@ -66,6 +68,7 @@ public final class IclAccuracyBenchmark {
         int ways = Integer.parseInt(o.getOrDefault("ways", "5"));
         int codeLetters = Integer.parseInt(o.getOrDefault("code-letters", String.valueOf(IclEpisodes.CODE_LETTERS)));
         long seed = Long.parseLong(o.getOrDefault("seed", "20260101"));
+        CompressionSettings emlocSettings = emlocSettings(o);
         Path out = Path.of(o.getOrDefault("out", "target/bench/icl-accuracy.json"));
         List<Integer> counts = new ArrayList<>();
         for (String n : o.getOrDefault("demos", "20,50,100").split(",")) {
@@ -79,6 +82,8 @@ public final class IclAccuracyBenchmark {
         result.put("chance", 1.0 / ways);
         result.put("episodesPerCount", episodes);
         result.put("queriesPerEpisode", queries);
+        result.put("emlocSettings", Map.of("demosPerChunk", emlocSettings.demosPerChunk(), "retentionCandidates",
+                emlocSettings.retentionCandidates(), "jsThreshold", emlocSettings.jsThreshold()));
         result.put("scoring", "accuracy: greedy generation after the memory, exact match of the label; accuracyAmongLabels:"
                 + " the episode label with the highest log-likelihood (letters and <|im_end|>) after the memory, chance 1/ways");
         List<Map<String, Object>> rows = new ArrayList<>();
@@ -93,7 +98,8 @@ public final class IclAccuracyBenchmark {
             GenerationSettings greedy = GenerationSettings.builder().temperature(0).maxNewTokens(4)
                     .stopTokenIds(Set.of((long) model.chat().imEndId())).build();
             for (int n : counts) {
-                rows.add(measure(model, compressor, greedy, n, episodes, queries, ways, seed, textOnly, codeLetters));
+                rows.add(measure(model, compressor, emlocSettings, greedy, n, episodes, queries, ways, seed, textOnly,
+                        codeLetters));
             }
         }
         result.put("results", rows);
@@ -105,8 +111,27 @@ public final class IclAccuracyBenchmark {
         log("wrote %s", out.toAbsolutePath());
     }
 
-    static Map<String, Object> measure(VisionLanguageModel model, EmlocCompressor compressor, GenerationSettings greedy,
-            int n, int episodes, int queries, int ways, long seed, boolean textOnly, int codeLetters) {
+    /** EMLoC's settings: the defaults, or {@code --delta}, {@code --chunk} and {@code --candidates=0.1/0.2/0.5}. */
+    static CompressionSettings emlocSettings(Map<String, String> o) {
+        CompressionSettings.Builder settings = CompressionSettings.defaults().mutate();
+        if (o.containsKey("delta")) {
+            settings.jsThreshold(Double.parseDouble(o.get("delta")));
+        }
+        if (o.containsKey("chunk")) {
+            settings.demosPerChunk(Integer.parseInt(o.get("chunk")));
+        }
+        if (o.containsKey("candidates")) {
+            List<Double> candidates = new ArrayList<>();
+            for (String r : o.get("candidates").split("/")) {
+                candidates.add(Double.parseDouble(r.trim()));
+            }
+            settings.retentionCandidates(candidates);
+        }
+        return settings.build();
+    }
+
+    static Map<String, Object> measure(VisionLanguageModel model, EmlocCompressor compressor, CompressionSettings emlocSettings,
+            GenerationSettings greedy, int n, int episodes, int queries, int ways, long seed, boolean textOnly, int codeLetters) {
         SplittableRandom random = new SplittableRandom(seed + 7919L * n);
         Map<String, int[]> correct = new LinkedHashMap<>();
         STRATEGIES.forEach(s -> correct.put(s, new int[3]));
@@ -117,7 +142,7 @@ public final class IclAccuracyBenchmark {
             IclEpisodes.Episode episode = IclEpisodes.draw(random, ways, n, queries, textOnly, codeLetters);
             List<Demonstration> demos = episode.demonstrations();
             long t0 = System.nanoTime();
-            try (TaskMemory emloc = compressor.compress("icl-emloc", demos, CompressionSettings.defaults(),
+            try (TaskMemory emloc = compressor.compress("icl-emloc", demos, emlocSettings,
                     CompressionListener.NONE, () -> false)) {
                 seconds += (System.nanoTime() - t0) / 1e9;
                 double kept = emloc.report().keptFraction();
@@ -125,8 +150,9 @@ public final class IclAccuracyBenchmark {
                 Map<String, CompressionSettings> settings = new LinkedHashMap<>();
                 settings.put("ZERO_SHOT", CompressionSettings.builder().strategy(Strategy.ZERO_SHOT).build());
                 settings.put("FULL", CompressionSettings.builder().strategy(Strategy.FULL).build());
-                settings.put("FIXED_RATIO", CompressionSettings.builder().fixedRatio(Strategy.FIXED_RATIO, kept).build());
-                settings.put("RANDOM", CompressionSettings.builder().fixedRatio(Strategy.RANDOM, kept).seed(seed + e).build());
+                // the baselines cut the demonstrations into the same chunks as EMLoC
+                settings.put("FIXED_RATIO", emlocSettings.mutate().fixedRatio(Strategy.FIXED_RATIO, kept).build());
+                settings.put("RANDOM", emlocSettings.mutate().fixedRatio(Strategy.RANDOM, kept).seed(seed + e).build());
                 for (String strategy : STRATEGIES) {
                     if (strategy.equals("EMLOC")) {
                         score(model, emloc, episode, greedy, correct.get(strategy));

@@ -101,6 +101,17 @@ public final class IclEpisodes {
      * generator state gives the same episode.
      */
     public static Episode draw(SplittableRandom random, int ways, int demos, int queries, boolean textOnly, int codeLetters) {
+        return draw(random, ways, demos, queries, textOnly, codeLetters, false);
+    }
+
+    /**
+     * Draws an episode; with {@code samePicture} every picture of a class in this episode (demonstrations and queries)
+     * is one and the same drawing, which makes the task an exact copy, like the text-only one. Training mixes such
+     * episodes in as a curriculum: matching identical pictures forms the copy mechanism that matching different
+     * pictures of a class then reuses.
+     */
+    public static Episode draw(SplittableRandom random, int ways, int demos, int queries, boolean textOnly, int codeLetters,
+            boolean samePicture) {
         if (codeLetters < 1 || codeLetters > 3) {
             throw new IllegalArgumentException("codeLetters must be in 1..3, got " + codeLetters);
         }
@@ -140,13 +151,20 @@ public final class IclEpisodes {
             order.addAll(round.subList(0, Math.min(ways, demos - order.size())));
         }
         Collections.shuffle(order, shuffler);
+        RgbImage[] pictures = null;
+        if (samePicture && !textOnly) {
+            pictures = new RgbImage[ways];
+            for (int i = 0; i < ways; i++) {
+                pictures[i] = ShapeImages.draw(classes.get(i), random);
+            }
+        }
         List<Item> demoItems = new ArrayList<>(demos);
         for (int slot : order) {
-            demoItems.add(item(random, classes, labels, codes, slot, textOnly));
+            demoItems.add(item(random, classes, labels, codes, slot, textOnly, pictures));
         }
         List<Item> queryItems = new ArrayList<>(queries);
         for (int q = 0; q < queries; q++) {
-            queryItems.add(item(random, classes, labels, codes, random.nextInt(ways), textOnly));
+            queryItems.add(item(random, classes, labels, codes, random.nextInt(ways), textOnly, pictures));
         }
         return new Episode(classes, labels, demoItems, queryItems);
     }
@@ -187,9 +205,9 @@ public final class IclEpisodes {
     }
 
     private static Item item(SplittableRandom random, List<Integer> classes, List<String> labels, List<String> codes, int slot,
-            boolean textOnly) {
+            boolean textOnly, RgbImage[] pictures) {
         int visualClass = classes.get(slot);
-        RgbImage image = textOnly ? null : ShapeImages.draw(visualClass, random);
+        RgbImage image = textOnly ? null : pictures != null ? pictures[slot] : ShapeImages.draw(visualClass, random);
         return new Item(visualClass, image, codes.get(slot), labels.get(slot));
     }
 

@@ -16,14 +16,16 @@ import dev.emloc.vision.RgbImage;
 /**
  * Procedurally drawn 56x56 pictures of visual classes for the in-context learning task. A class is a
  * (shape, colour) pair: 4 shapes x 6 colours = 24 classes. Everything else varies from picture to picture and
- * carries no class information: size, position, the colour's shade, the texture inside the shape (solid,
- * stripes, dots or grain) and the grey, noisy background. 56x56 is 4x4 patches of 14 pixels, which the
- * vision tower's 2x2 merger turns into 4 tokens.
+ * carries no class information: size, position (within {@link #JITTER} pixels of the centre), the colour's shade,
+ * the texture inside the shape (solid, stripes, dots or grain) and the grey, noisy background. 56x56 is 4x4 patches
+ * of 14 pixels, which the vision tower's 2x2 merger turns into 4 tokens.
  */
 public final class ShapeImages {
 
     /** Side of every picture in pixels. */
     public static final int SIZE = 56;
+    /** How far, in pixels, a shape's centre may be from the picture's centre, in each direction. */
+    public static final int JITTER = 2;
     public static final String[] SHAPES = {"circle", "square", "triangle", "cross"};
     public static final String[] COLOURS = {"red", "green", "blue", "yellow", "magenta", "cyan"};
     private static final int[][] RGB = {{215, 35, 35}, {35, 165, 45}, {40, 70, 215}, {225, 200, 30}, {200, 45, 200},
@@ -55,8 +57,11 @@ public final class ShapeImages {
             throw new IllegalArgumentException("Visual class " + visualClass + " is outside 0.." + (CLASSES - 1));
         }
         int side = 22 + random.nextInt(19);                     // 22..40 pixels
-        int x0 = 2 + random.nextInt(SIZE - side - 3);
-        int y0 = 2 + random.nextInt(SIZE - side - 3);
+        // centred, give or take JITTER pixels: every shape, the smallest triangle too, spans the four 28x28 quadrants,
+        // each of which becomes one image token, so every picture of a class spreads over the tokens the same way
+        // (anywhere in the picture, a small shape fell into one quadrant and three tokens showed only background)
+        int x0 = (SIZE - side) / 2 - JITTER + random.nextInt(2 * JITTER + 1);
+        int y0 = (SIZE - side) / 2 - JITTER + random.nextInt(2 * JITTER + 1);
         boolean[] mask = mask(shape(visualClass), x0, y0, side);
         int[] base = RGB[colour(visualClass)];
         int[] shade = new int[3];

@@ -39,8 +39,8 @@ import tools.jackson.databind.json.JsonMapper;
  *
  * <p>Usage: {@code TrainDemoModel [--out=models/emloc-demo] [--steps=3000] [--schedule-steps=STEPS] [--seed=1]
  * [--batch=8] [--min-ways=2] [--ways=5] [--min-demos=6] [--max-demos=16] [--lr=0.0005] [--warmup=100] [--clip=1.0]
- * [--eval-every=100] [--minutes=0] [--text-only] [--code-letters=3] [--init=DIR] [--lm-weight=0] [--describe=0]
- * [--describe-items=2] [--language-from=DIR] [--freeze-language]}:
+ * [--eval-every=100] [--minutes=0] [--text-only=false] [--code-letters=3] [--init=DIR] [--lm-weight=0] [--describe=0]
+ * [--describe-items=2] [--language-from=DIR] [--freeze-language=false] [--same-picture=0]}:
  * <ul>
  *   <li>{@code --schedule-steps}: length of the cosine schedule, when a run is meant to stop before its end;</li>
  *   <li>{@code --lm-weight}: adds that much of a language-modelling loss on every text token;</li>
@@ -48,7 +48,10 @@ import tools.jackson.databind.json.JsonMapper;
  *       pictures, {@link IclEpisodes#spell} text-only), on sequences of 1 to {@code --describe-items} items;</li>
  *   <li>{@code --init}: start from a checkpoint (the optimiser's state starts afresh);
  *       {@code --language-from}: copy only the language model from one (e.g. a text-only demo model), optionally
- *       frozen.</li>
+ *       frozen;</li>
+ *   <li>{@code --same-picture}: the fraction of in-context episodes whose pictures of a class are all one drawing
+ *       (an exact-copy curriculum, {@link IclEpisodes#draw(java.util.SplittableRandom, int, int, int, boolean, int,
+ *       boolean)}).</li>
  * </ul>
  * Learning rate matters most: with this model's initialisation (weights ~ N(0, 0.02)) Adam at 0.003 or 0.0015 kept
  * the model on the plateau for thousands of steps, 0.0005 left it within a few hundred (docs/benchmarks.md).
@@ -64,7 +67,7 @@ public final class TrainDemoModel {
     record Plan(Path out, int steps, long seed, int batch, int ways, int minWays, int minDemos, int maxDemos, float lr, int warmup,
             int evalEvery, double minutes, boolean textOnly, Path init, float clip, float lmWeight, double describe,
             int describeItems, Path languageFrom, boolean freezeLanguage, int codeLetters,
-            int scheduleSteps) {
+            int scheduleSteps, double samePicture) {
 
         static Plan of(Map<String, String> o) {
             return new Plan(Path.of(o.getOrDefault("out", "models/emloc-demo")),
@@ -88,7 +91,8 @@ public final class TrainDemoModel {
                     o.containsKey("language-from") ? Path.of(o.get("language-from")) : null,
                     Boolean.parseBoolean(o.getOrDefault("freeze-language", "false")),
                     Integer.parseInt(o.getOrDefault("code-letters", String.valueOf(IclEpisodes.CODE_LETTERS))),
-                    Integer.parseInt(o.getOrDefault("schedule-steps", o.getOrDefault("steps", "3000"))));
+                    Integer.parseInt(o.getOrDefault("schedule-steps", o.getOrDefault("steps", "3000"))),
+                    Double.parseDouble(o.getOrDefault("same-picture", "0")));
         }
     }
 
@@ -145,9 +149,10 @@ public final class TrainDemoModel {
                 List<List<IclEpisodes.Item>> sequences = new ArrayList<>();
                 for (int b = 0; b < plan.batch(); b++) {
                     int ways = plan.minWays() + data.nextInt(plan.ways() - plan.minWays() + 1);
+                    boolean samePicture = !describing && plan.samePicture() > 0 && data.nextDouble() < plan.samePicture();
                     sequences.add(describing ? (plan.textOnly() ? IclEpisodes.spell(data, demos, plan.codeLetters())
                             : IclEpisodes.describe(data, demos))
-                            : IclEpisodes.draw(data, ways, demos, 0, plan.textOnly(), plan.codeLetters()).demos());
+                            : IclEpisodes.draw(data, ways, demos, 0, plan.textOnly(), plan.codeLetters(), samePicture).demos());
                 }
                 EpisodeBatch batch = EpisodeBatch.of(model, sequences, false);
                 double[] result = step(model, weights, adam, batch, plan.clip(), plan.lmWeight());
@@ -228,6 +233,7 @@ public final class TrainDemoModel {
         summary.put("learningRate", plan.lr());
         summary.put("warmup", plan.warmup());
         summary.put("scheduleSteps", plan.scheduleSteps());
+        summary.put("samePicture", plan.samePicture());
         summary.put("clip", plan.clip());
         summary.put("lmWeight", plan.lmWeight());
         summary.put("describe", plan.describe());

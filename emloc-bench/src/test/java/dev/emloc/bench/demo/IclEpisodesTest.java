@@ -67,6 +67,46 @@ class IclEpisodesTest {
     }
 
     @Test
+    void everyShapeCoversAllFourQuadrantsSoEachImageTokenShowsPartOfIt() {
+        SplittableRandom random = new SplittableRandom(8);
+        int half = ShapeImages.SIZE / 2;
+        for (int draw = 0; draw < 200; draw++) {
+            int visualClass = draw % ShapeImages.CLASSES;
+            var image = ShapeImages.draw(visualClass, random);
+            int[] saturatedPerQuadrant = new int[4];
+            for (int y = 0; y < image.height(); y++) {
+                for (int x = 0; x < image.width(); x++) {
+                    int max = Math.max(image.sample(x, y, 0), Math.max(image.sample(x, y, 1), image.sample(x, y, 2)));
+                    int min = Math.min(image.sample(x, y, 0), Math.min(image.sample(x, y, 1), image.sample(x, y, 2)));
+                    if (max - min > 80) {
+                        saturatedPerQuadrant[(y / half) * 2 + x / half]++;
+                    }
+                }
+            }
+            assertThat(saturatedPerQuadrant).as("%s, draw %d", ShapeImages.name(visualClass), draw).doesNotContain(0);
+        }
+    }
+
+    @Test
+    void withSamePictureEveryPictureOfAClassIsOneDrawing() {
+        IclEpisodes.Episode episode = IclEpisodes.draw(new SplittableRandom(4), 3, 9, 3, false, IclEpisodes.CODE_LETTERS, true);
+        Map<Integer, byte[]> pictureOf = new HashMap<>();
+        for (IclEpisodes.Item item : concat(episode.demos(), episode.queries())) {
+            assertThat(pictureOf.computeIfAbsent(item.visualClass(), c -> item.image().rgb())).isEqualTo(item.image().rgb());
+        }
+        assertThat(pictureOf).hasSize(3);
+        IclEpisodes.Episode varied = IclEpisodes.draw(new SplittableRandom(4), 3, 9, 3, false, IclEpisodes.CODE_LETTERS, false);
+        assertThat(varied.demos().stream().map(d -> java.util.Arrays.hashCode(d.image().rgb())).distinct()).hasSize(9);
+        assertThat(varied).isEqualTo(IclEpisodes.draw(new SplittableRandom(4), 3, 9, 3, false));
+    }
+
+    private static List<IclEpisodes.Item> concat(List<IclEpisodes.Item> a, List<IclEpisodes.Item> b) {
+        List<IclEpisodes.Item> all = new java.util.ArrayList<>(a);
+        all.addAll(b);
+        return all;
+    }
+
+    @Test
     void theTextOnlyVariantUsesCodesInsteadOfPictures() {
         IclEpisodes.Episode episode = IclEpisodes.draw(new SplittableRandom(1), 3, 5, 1, true);
         assertThat(episode.demos()).allMatch(d -> d.image() == null && d.code().matches("[A-Z]{3}"));

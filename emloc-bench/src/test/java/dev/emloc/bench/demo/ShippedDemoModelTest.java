@@ -9,6 +9,7 @@ import java.util.Set;
 
 import dev.emloc.compress.EmlocCompressor;
 import dev.emloc.generate.GenerationSettings;
+import dev.emloc.memory.CompressionSettings;
 import dev.emloc.model.GradMode;
 import dev.emloc.model.ModelOptions;
 import dev.emloc.vision.VisionLanguageModel;
@@ -34,7 +35,8 @@ class ShippedDemoModelTest {
             assertThat(model.vision()).isEmpty();
             GenerationSettings greedy = GenerationSettings.builder().temperature(0).maxNewTokens(4)
                     .stopTokenIds(Set.of((long) model.chat().imEndId())).build();
-            Map<String, Object> row = IclAccuracyBenchmark.measure(model, new EmlocCompressor(model), greedy, 20, 8, 5, 5,
+            Map<String, Object> row = IclAccuracyBenchmark.measure(model, new EmlocCompressor(model),
+                    CompressionSettings.defaults(), greedy, 20, 8, 5, 5,
                     20260101L, true, IclEpisodes.CODE_LETTERS);
             Map<String, Double> accuracy = (Map<String, Double>) row.get("accuracy");
             // 40 queries, 5 ways: chance is 20%; the benchmark measured 62% with 100 queries
