@@ -57,9 +57,7 @@ class IclEpisodesTest {
             long saturated = 0;
             for (int y = 0; y < image.height(); y++) {
                 for (int x = 0; x < image.width(); x++) {
-                    int max = Math.max(image.sample(x, y, 0), Math.max(image.sample(x, y, 1), image.sample(x, y, 2)));
-                    int min = Math.min(image.sample(x, y, 0), Math.min(image.sample(x, y, 1), image.sample(x, y, 2)));
-                    saturated += max - min > 80 ? 1 : 0; // the grey background never is
+                    saturated += saturated(image, x, y) ? 1 : 0;
                 }
             }
             assertThat(saturated).as(ShapeImages.name(visualClass)).isGreaterThan(150);
@@ -76,9 +74,7 @@ class IclEpisodesTest {
             int[] saturatedPerQuadrant = new int[4];
             for (int y = 0; y < image.height(); y++) {
                 for (int x = 0; x < image.width(); x++) {
-                    int max = Math.max(image.sample(x, y, 0), Math.max(image.sample(x, y, 1), image.sample(x, y, 2)));
-                    int min = Math.min(image.sample(x, y, 0), Math.min(image.sample(x, y, 1), image.sample(x, y, 2)));
-                    if (max - min > 80) {
+                    if (saturated(image, x, y)) {
                         saturatedPerQuadrant[(y / half) * 2 + x / half]++;
                     }
                 }
@@ -98,6 +94,13 @@ class IclEpisodesTest {
         IclEpisodes.Episode varied = IclEpisodes.draw(new SplittableRandom(4), 3, 9, 3, false, IclEpisodes.CODE_LETTERS, false);
         assertThat(varied.demos().stream().map(d -> java.util.Arrays.hashCode(d.image().rgb())).distinct()).hasSize(9);
         assertThat(varied).isEqualTo(IclEpisodes.draw(new SplittableRandom(4), 3, 9, 3, false));
+    }
+
+    /** A strongly coloured pixel: inside a shape; the grey background never is. */
+    private static boolean saturated(dev.emloc.vision.RgbImage image, int x, int y) {
+        int max = Math.max(image.sample(x, y, 0), Math.max(image.sample(x, y, 1), image.sample(x, y, 2)));
+        int min = Math.min(image.sample(x, y, 0), Math.min(image.sample(x, y, 1), image.sample(x, y, 2)));
+        return max - min > 80;
     }
 
     private static List<IclEpisodes.Item> concat(List<IclEpisodes.Item> a, List<IclEpisodes.Item> b) {
