@@ -64,8 +64,10 @@ final class Attention {
      * @param cache keys and values of earlier tokens (may be null)
      * @param append whether this step's keys and values are appended to {@code cache}
      * @param probe attention probe for this layer or null
+     * @param visibleBefore {@code (B, S)} int32: the first query position that no longer sees each key, or null
      */
-    Output forward(NDArray x, NDArray cos, NDArray sin, KvCache cache, int layer, boolean append, AttentionProbe probe) {
+    Output forward(NDArray x, NDArray cos, NDArray sin, KvCache cache, int layer, boolean append, AttentionProbe probe,
+            NDArray visibleBefore) {
         long batch = x.getShape().get(0);
         int tokens = (int) x.getShape().get(1);
         int group = numHeads / numKvHeads;
@@ -88,6 +90,10 @@ final class Attention {
             totalKeys += (int) segment[0].getShape().get(2);
         }
         int past = totalKeys - tokens;
+        if (visibleBefore != null && visibleBefore.getShape().get(1) != totalKeys) {
+            throw new IllegalArgumentException("Key visibility covers " + visibleBefore.getShape().get(1) + " keys but layer "
+                    + layer + " attends to " + totalKeys);
+        }
 
         NDArray grouped = q.reshape(batch, numKvHeads, group, tokens, headDim); // (B, G, r, T, D)
         long rowBytes = 4L * batch * numHeads * totalKeys;
@@ -101,7 +107,7 @@ final class Attention {
             try (NDScope blockScope = new NDScope()) {
                 blockScope.suppressNotUsedWarning();
                 NDArray qBlock = grouped.get(new NDIndex(":, :, :, {}:{}", t0, t1));
-                NDArray probs = probabilities(qBlock, segments, past + t0, totalKeys, x.getDataType()); // (B, G, r*tb, S)
+                NDArray probs = probabilities(qBlock, segments, past + t0, totalKeys, visibleBefore, x.getDataType());
                 attendedBlock = weightedValues(probs, segments).reshape(batch, numKvHeads, group, t1 - t0, headDim);
                 NDScope.unregister(attendedBlock);
             }
@@ -115,7 +121,8 @@ final class Attention {
 
         NDArray probed = null;
         if (probe != null && probe.covers(layer)) {
-            probed = probe(grouped, segments, probe, cache == null ? 0 : cache.prefixLength(layer), past, tokens, totalKeys);
+            probed = probe(grouped, segments, probe, cache == null ? 0 : cache.prefixLength(layer), past, tokens, totalKeys,
+                    visibleBefore);
         }
         return new Output(output, probed);
     }
@@ -133,9 +140,11 @@ final class Attention {
      *
      * @param qBlock     {@code (B, G, r, tb, D)}, already scaled
      * @param firstQuery absolute key index that the block's first query may still see
+     * @param visibleBefore {@code (B, S)} int32 or null (see {@code ForwardRequest.Builder#keyVisibleBefore})
      * @return {@code (B, G, r*tb, S)} in {@code dtype}
      */
-    private NDArray probabilities(NDArray qBlock, List<NDArray[]> segments, int firstQuery, int totalKeys, DataType dtype) {
+    private NDArray probabilities(NDArray qBlock, List<NDArray[]> segments, int firstQuery, int totalKeys,
+            NDArray visibleBefore, DataType dtype) {
         Shape shape = qBlock.getShape();
         long batch = shape.get(0);
         long group = shape.get(2);
@@ -146,6 +155,11 @@ final class Attention {
             NDArray positions = queries.getManager().arange(firstQuery, firstQuery + (int) rows, 1, DataType.INT32,
                     queries.getDevice());
             scores = scores.add(futureMask(positions, totalKeys));
+        }
+        if (visibleBefore != null) {
+            NDArray positions = queries.getManager().arange(firstQuery, firstQuery + (int) rows, 1, DataType.INT32,
+                    queries.getDevice());
+            scores = scores.add(hiddenMask(positions, visibleBefore));
         }
         return scores.softmax(-1).toType(dtype, false).reshape(batch, numKvHeads, group * rows, totalKeys);
     }
@@ -211,9 +225,21 @@ final class Attention {
         return keys.gt(queryPositions.reshape(rows, 1)).toType(DataType.FLOAT32, false).mul(MASKED);
     }
 
+    /**
+     * Additive mask {@code (B, 1, 1, rows, S)}: a huge negative where a row's position has reached the key's
+     * {@code visibleBefore}, 0 elsewhere.
+     */
+    private static NDArray hiddenMask(NDArray queryPositions, NDArray visibleBefore) {
+        long rows = queryPositions.getShape().get(0);
+        long batch = visibleBefore.getShape().get(0);
+        long keys = visibleBefore.getShape().get(1);
+        return queryPositions.reshape(1, rows, 1).gte(visibleBefore.reshape(batch, 1, keys))
+                .toType(DataType.FLOAT32, false).mul(MASKED).reshape(batch, 1, 1, rows, keys);
+    }
+
     /** Attention probabilities of the probe's rows onto its key range: {@code (B, H, rows, keys)} float32. */
     private NDArray probe(NDArray grouped, List<NDArray[]> segments, AttentionProbe probe, int prefixLength, int past,
-            int tokens, int totalKeys) {
+            int tokens, int totalKeys, NDArray visibleBefore) {
         long batch = grouped.getShape().get(0);
         int group = numHeads / numKvHeads;
         int[] rows = probe.queryRows();
@@ -229,7 +255,11 @@ final class Attention {
         NDArray queries = selected.reshape(batch, numKvHeads, (long) group * rows.length, headDim);
         NDArray scores = scores(queries, segments, group, rows.length, totalKeys);
         NDArray mask = futureMask(index.toType(DataType.INT32, false).add(past), totalKeys);
-        NDArray probs = scores.add(mask).softmax(-1);
+        NDArray masked = scores.add(mask);
+        if (visibleBefore != null) {
+            masked = masked.add(hiddenMask(index.toType(DataType.INT32, false).add(past), visibleBefore));
+        }
+        NDArray probs = masked.softmax(-1);
         return probs.get(new NDIndex("..., {}:{}", range[0], range[1]))
                 .reshape(batch, numHeads, rows.length, range[1] - range[0]);
     }

@@ -16,8 +16,9 @@ final class DecoderLayer {
     }
 
     Attention.Output forward(ai.djl.ndarray.NDArray x, ai.djl.ndarray.NDArray cos, ai.djl.ndarray.NDArray sin,
-            KvCache cache, int layer, boolean append, AttentionProbe probe) {
-        Attention.Output attended = attention.forward(inputNorm.forward(x), cos, sin, cache, layer, append, probe);
+            KvCache cache, int layer, boolean append, AttentionProbe probe, ai.djl.ndarray.NDArray visibleBefore) {
+        Attention.Output attended = attention.forward(inputNorm.forward(x), cos, sin, cache, layer, append, probe,
+                visibleBefore);
         var h = x.add(attended.output());
         var out = h.add(mlp.forward(postAttentionNorm.forward(h)));
         return new Attention.Output(out, attended.probabilities());

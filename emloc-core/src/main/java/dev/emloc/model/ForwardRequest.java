@@ -26,6 +26,7 @@ public final class ForwardRequest {
     private final AttentionProbe probe;
     private final Logits logits;
     private final boolean training;
+    private final NDArray keyVisibleBefore;
     private final NDManager outputManager;
 
     private ForwardRequest(Builder b) {
@@ -40,6 +41,7 @@ public final class ForwardRequest {
         this.probe = b.probe;
         this.logits = b.logits;
         this.training = b.training;
+        this.keyVisibleBefore = b.keyVisibleBefore;
         this.outputManager = b.outputManager;
     }
 
@@ -80,6 +82,7 @@ public final class ForwardRequest {
     AttentionProbe probe() { return probe; }
     Logits logits() { return logits; }
     boolean training() { return training; }
+    NDArray keyVisibleBefore() { return keyVisibleBefore; }
 
     /** The manager that owns the result arrays: the one given, else the input's. */
     NDManager outputManager() {
@@ -103,6 +106,7 @@ public final class ForwardRequest {
         private AttentionProbe probe;
         private Logits logits = Logits.last();
         private boolean training;
+        private NDArray keyVisibleBefore;
         private NDManager outputManager;
 
         private Builder() {
@@ -150,6 +154,19 @@ public final class ForwardRequest {
          */
         public Builder training() {
             this.training = true;
+            return this;
+        }
+
+        /**
+         * Hides keys from later queries, layer by layer, as a pruned task memory would: {@code (L, B, S)} int32 or
+         * int64, where {@code S} is the number of keys this forward attends to (cache and own tokens). Key {@code j}
+         * of layer {@code l} in row {@code b} is seen only by queries at key positions below
+         * {@code visibleBefore[l, b, j]} (and, as always, at or after {@code j}); a value of {@code S} or more hides
+         * nothing. Used to train a model on the incomplete contexts that compression leaves (a chunk sees the whole
+         * of itself but only the kept tokens of earlier chunks). Default: none.
+         */
+        public Builder keyVisibleBefore(NDArray visibleBefore) {
+            this.keyVisibleBefore = visibleBefore;
             return this;
         }
 

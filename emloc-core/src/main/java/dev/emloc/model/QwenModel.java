@@ -183,6 +183,7 @@ public final class QwenModel implements AutoCloseable {
             int tokens = (int) shape.get(1);
             NDArray positions = positionIds(request, output, batch, tokens);
             NDArray[] cosSin = rotary.cosSin(positions, x.getDataType());
+            NDArray visibleBefore = keyVisibleBefore(request, batch);
 
             List<NDArray> recorded = request.recordHiddenStates() ? new ArrayList<>(Collections.nCopies(layers.length, null)) : null;
             Map<Integer, NDArray> probed = new HashMap<>();
@@ -193,7 +194,7 @@ public final class QwenModel implements AutoCloseable {
                 try (NDScope layerScope = new NDScope()) {
                     layerScope.suppressNotUsedWarning();
                     Attention.Output out = layers[l].forward(x, cosSin[0], cosSin[1], cache, l,
-                            request.appendToCache(), request.probe());
+                            request.appendToCache(), request.probe(), visibleBefore == null ? null : visibleBefore.get(l));
                     NDScope.unregister(out.output());
                     if (out.probabilities() != null) {
                         probed.put(l, keep(out.probabilities(), output));
@@ -214,6 +215,23 @@ public final class QwenModel implements AutoCloseable {
                     Collections.unmodifiableMap(probed),
                     next);
         }
+    }
+
+    /** The request's key visibility {@code (L, B, S)} as int32, checked against this model and batch; or null. */
+    private NDArray keyVisibleBefore(ForwardRequest request, long batch) {
+        NDArray visible = request.keyVisibleBefore();
+        if (visible == null) {
+            return null;
+        }
+        Shape shape = visible.getShape();
+        if (shape.dimension() != 3 || shape.get(0) != layers.length || shape.get(1) != batch) {
+            throw new IllegalArgumentException("Key visibility must have shape (" + layers.length + " layers, " + batch
+                    + " rows, keys), got " + shape);
+        }
+        if (visible.getDataType() != DataType.INT32 && visible.getDataType() != DataType.INT64) {
+            throw new IllegalArgumentException("Key visibility must be int32 or int64 key positions, got " + visible.getDataType());
+        }
+        return visible.toType(DataType.INT32, false);
     }
 
     private NDArray input(ForwardRequest request) {

@@ -106,6 +106,69 @@ class QwenModelTest {
     }
 
     @Test
+    void hidingKeysFromLaterQueriesEqualsAttendingToAPrunedCache() {
+        int context = 12;
+        int chunk = 8;
+        try (NDManager m = model.newRequestManager()) {
+            NDArray a = ids(m, 1, context, 21);
+            NDArray b = ids(m, 1, chunk, 22);
+            // Reference: the context encoded into a cache, each layer pruned to its own kept keys, then the chunk after it.
+            Random random = new Random(23);
+            List<NDArray> keys = new ArrayList<>();
+            List<NDArray> values = new ArrayList<>();
+            int[][] visible = new int[config.numLayers()][context + chunk];
+            try (KvCache building = model.newCache(m)) {
+                model.forward(ForwardRequest.tokens(a).cache(building).logits(Logits.none()).build());
+                for (int l = 0; l < config.numLayers(); l++) {
+                    List<Long> kept = new ArrayList<>();
+                    for (int j = 0; j < context + chunk; j++) {
+                        boolean hidden = j < context && random.nextDouble() < 0.5 + 0.1 * l;
+                        visible[l][j] = hidden ? context : context + chunk;
+                        if (j < context && !hidden) {
+                            kept.add((long) j);
+                        }
+                    }
+                    NDArray index = m.create(kept.stream().mapToLong(Long::longValue).toArray());
+                    NDArray[] copy = building.copyOf(l, m);
+                    keys.add(copy[0].get(new NDIndex(":, :, {}", index)));
+                    values.add(copy[1].get(new NDIndex(":, :, {}", index)));
+                }
+            }
+            NDArray pruned;
+            try (KvCache prefixed = KvCache.withPrefix(m, keys, values, context)) {
+                pruned = model.forward(ForwardRequest.tokens(b).cache(prefixed).logits(Logits.all()).build()).logits();
+            }
+            // One pass over [context ; chunk] with the pruned keys hidden from the chunk's queries (row 0); row 1 hides nothing.
+            NDArray joined = NDArrays.concat(new NDList(a, b), 1).repeat(0, 2);
+            int[] flat = new int[config.numLayers() * 2 * (context + chunk)];
+            for (int l = 0; l < config.numLayers(); l++) {
+                System.arraycopy(visible[l], 0, flat, l * 2 * (context + chunk), context + chunk);
+                java.util.Arrays.fill(flat, (l * 2 + 1) * (context + chunk), (l * 2 + 2) * (context + chunk), context + chunk);
+            }
+            NDArray visibility = m.create(flat, new Shape(config.numLayers(), 2, context + chunk));
+            NDArray masked = model.forward(ForwardRequest.tokens(joined).keyVisibleBefore(visibility).logits(Logits.all())
+                    .build()).logits();
+            NDArray plain = model.forward(ForwardRequest.tokens(joined).logits(Logits.all()).build()).logits();
+            assertThat(maxAbsDiff(masked.get(new NDIndex("0:1, {}:", context)), pruned)).isLessThanOrEqualTo(1e-4f);
+            assertThat(maxAbsDiff(masked.get(new NDIndex("0:1, :{}", context)), plain.get(new NDIndex("0:1, :{}", context))))
+                    .as("the context's own rows still see all of it").isLessThanOrEqualTo(1e-5f);
+            assertThat(maxAbsDiff(masked.get(new NDIndex("1:2")), plain.get(new NDIndex("1:2"))))
+                    .as("a row that hides nothing").isLessThanOrEqualTo(1e-5f);
+            assertThat(maxAbsDiff(pruned, plain.get(new NDIndex("0:1, {}:", context))))
+                    .as("pruning changes the chunk's logits, so the comparison above means something").isGreaterThan(1e-3f);
+            // The probe sees the same hidden keys: zero probability on them.
+            AttentionProbe probe = AttentionProbe.of(new int[] {context + chunk - 1}, KeyRange.all());
+            NDArray probs = model.forward(ForwardRequest.tokens(joined).keyVisibleBefore(visibility).probe(probe)
+                    .logits(Logits.none()).build()).attention().get(0);
+            for (int j = 0; j < context; j++) {
+                if (visible[0][j] == context) {
+                    assertThat(probs.get(new NDIndex("0, :, 0, {}", j)).max().getFloat()).isLessThan(1e-6f);
+                }
+            }
+        }
+    }
+
+    @Test
     void startingAtAnyLayerFromTheRecordedHiddenStateReproducesTheLogits() {
         try (NDManager m = model.newRequestManager(); KvCache cache = model.newCache(m)) {
             model.forward(ForwardRequest.tokens(ids(m, 1, 9, 4)).cache(cache).logits(Logits.none()).build());
@@ -379,6 +442,12 @@ class QwenModelTest {
                     .hasMessageContaining("Start layer");
             assertThatThrownBy(() -> model.forward(ForwardRequest.tokens(ids).logits(Logits.at(4)).build()))
                     .hasMessageContaining("outside the 4 tokens");
+            assertThatThrownBy(() -> model.forward(ForwardRequest.tokens(ids).keyVisibleBefore(m.zeros(new Shape(1, 1, 4),
+                    ai.djl.ndarray.types.DataType.INT32)).build()))
+                    .hasMessageContaining("Key visibility must have shape (" + config.numLayers() + " layers, 1 rows, keys)");
+            assertThatThrownBy(() -> model.forward(ForwardRequest.tokens(ids).keyVisibleBefore(m.zeros(new Shape(config.numLayers(),
+                    1, 5), ai.djl.ndarray.types.DataType.INT32)).build()))
+                    .hasMessageContaining("covers 5 keys but layer 0 attends to 4");
         }
     }
 }
