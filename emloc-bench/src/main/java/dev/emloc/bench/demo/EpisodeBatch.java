@@ -5,6 +5,7 @@ import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.SplittableRandom;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
@@ -44,9 +45,13 @@ final class EpisodeBatch {
     private final long[][] targets;    // (B, R)
     private final float[][] mask;      // (B, R): 1 where supervised
     private final int items;
+    private final int[][] itemStarts;  // (B, items + 1): where each item's user turn starts (item 0 at 0, with the system turn), then T
+    private final int[] answerStarts;  // (items): each answer's first token
+    private int[] visibleBefore;       // (L, B, T) flat, or null: simulated pruning of earlier chunks
+    private int layers;
 
     private EpisodeBatch(long[][] ids, List<ProcessedVision> vision, List<int[]> grids, int[] rows, long[][] targets,
-            float[][] mask, int items) {
+            float[][] mask, int items, int[][] itemStarts, int[] answerStarts) {
         this.ids = ids;
         this.layout = ids[0];
         this.vision = vision;
@@ -55,6 +60,8 @@ final class EpisodeBatch {
         this.targets = targets;
         this.mask = mask;
         this.items = items;
+        this.itemStarts = itemStarts;
+        this.answerStarts = answerStarts;
     }
 
     /**
@@ -69,7 +76,10 @@ final class EpisodeBatch {
         List<ProcessedVision> vision = new ArrayList<>();
         List<int[]> grids = new ArrayList<>();
         long[] answerPrefix = chat.tokenizer().encode(ChatFormat.IM_START + "assistant\n");
+        long[] userPrefix = chat.tokenizer().encode(ChatFormat.IM_START + "user\n");
         int[] rows = null;
+        int[] answerStarts = null;
+        int[][] itemStarts = new int[batch][];
         long[][] targets = new long[batch][];
         float[][] mask = new float[batch][];
         for (int b = 0; b < batch; b++) {
@@ -96,7 +106,13 @@ final class EpisodeBatch {
                 throw new IllegalArgumentException("Episodes of one batch must render to the same length: " + ids[b].length
                         + " vs " + ids[0].length);
             }
-            int[] starts = answerStarts(ids[b], answerPrefix, items);
+            int[] starts = after(ids[b], answerPrefix, items);
+            int[] users = after(ids[b], userPrefix, items);
+            itemStarts[b] = new int[items + 1];
+            for (int i = 1; i < items; i++) {
+                itemStarts[b][i] = users[i] - userPrefix.length;
+            }
+            itemStarts[b][items] = ids[b].length;
             int perItem = IclEpisodes.LABEL_LETTERS + 1;
             int[] episodeRows = new int[items * perItem];
             targets[b] = new long[episodeRows.length];
@@ -114,27 +130,104 @@ final class EpisodeBatch {
             }
             if (rows == null) {
                 rows = episodeRows;
+                answerStarts = starts;
             } else if (!Arrays.equals(rows, episodeRows)) {
                 throw new IllegalArgumentException("Episodes of one batch must have the same answer positions");
             }
         }
-        return new EpisodeBatch(ids, vision, grids, rows, targets, mask, items);
+        return new EpisodeBatch(ids, vision, grids, rows, targets, mask, items, itemStarts, answerStarts);
     }
 
-    /** Index just after each {@code <|im_start|>assistant\n}: where each answer's first token is. */
-    private static int[] answerStarts(long[] ids, long[] prefix, int expected) {
+    /**
+     * Pruning drill: hides tokens of earlier chunks from later ones, as an EMLoC task memory does, so that training sees
+     * the incomplete contexts compression leaves. For a fraction {@code episodes} of the batch's episodes: the items
+     * are cut into chunks of a size drawn from {@code chunkSizes}; at every layer independently, each token that is
+     * not an answer (answers are never pruned) is hidden from every later chunk with probability {@code drop}, drawn
+     * per episode from {@code [minDrop, maxDrop]}. Within its own chunk every token stays visible.
+     */
+    record PruningDrill(double episodes, double minDrop, double maxDrop, int[] chunkSizes) {
+
+        PruningDrill {
+            if (episodes < 0 || episodes > 1 || minDrop < 0 || maxDrop > 1 || minDrop > maxDrop) {
+                throw new IllegalArgumentException("Pruning drill needs 0 <= episodes <= 1 and 0 <= min drop <= max drop <= 1, got "
+                        + episodes + ", " + minDrop + ".." + maxDrop);
+            }
+            if (chunkSizes.length == 0 || Arrays.stream(chunkSizes).anyMatch(c -> c < 1)) {
+                throw new IllegalArgumentException("Pruning drill needs chunk sizes of at least 1, got " + Arrays.toString(chunkSizes));
+            }
+        }
+
+        boolean active() {
+            return episodes > 0;
+        }
+    }
+
+    /** Draws a pruning drill for this batch (see {@link PruningDrill}); the next training forward uses it. */
+    void drill(SplittableRandom random, int numLayers, PruningDrill drill) {
+        int batch = ids.length;
+        int length = layout.length;
+        int[] visible = new int[numLayers * batch * length];
+        Arrays.fill(visible, length);
+        int perItem = IclEpisodes.LABEL_LETTERS + 1;
+        for (int b = 0; b < batch; b++) {
+            if (random.nextDouble() >= drill.episodes()) {
+                continue;
+            }
+            int chunk = drill.chunkSizes()[random.nextInt(drill.chunkSizes().length)];
+            double drop = drill.minDrop() + random.nextDouble() * (drill.maxDrop() - drill.minDrop());
+            for (int first = 0; first + chunk < items; first += chunk) { // every chunk but the last
+                int end = itemStarts[b][first + chunk];
+                boolean[] answer = new boolean[end];
+                for (int i = first; i < first + chunk; i++) {
+                    Arrays.fill(answer, answerStarts[i], answerStarts[i] + perItem, true);
+                }
+                for (int l = 0; l < numLayers; l++) {
+                    int base = (l * batch + b) * length;
+                    for (int j = itemStarts[b][first]; j < end; j++) {
+                        if (!answer[j] && random.nextDouble() < drop) {
+                            visible[base + j] = end;
+                        }
+                    }
+                }
+            }
+        }
+        this.visibleBefore = visible;
+        this.layers = numLayers;
+    }
+
+    /** The drawn drill, {@code (L, B, T)} flattened, or null. */
+    int[] visibleBefore() {
+        return visibleBefore;
+    }
+
+    /** Token ids of episode {@code b}. */
+    long[] ids(int b) {
+        return ids[b];
+    }
+
+    /** Fraction of (layer, key) pairs the drawn drill hides from some later query; 0 without a drill. */
+    double hiddenFraction() {
+        if (visibleBefore == null) {
+            return 0;
+        }
+        long hidden = Arrays.stream(visibleBefore).filter(v -> v < layout.length).count();
+        return (double) hidden / visibleBefore.length;
+    }
+
+    /** Index just after each occurrence of {@code prefix} (a turn header): there must be exactly {@code expected}. */
+    private static int[] after(long[] ids, long[] prefix, int expected) {
         int[] starts = new int[expected];
         int found = 0;
         for (int i = 0; i + prefix.length <= ids.length; i++) {
             if (Arrays.equals(ids, i, i + prefix.length, prefix, 0, prefix.length)) {
                 if (found == expected) {
-                    throw new IllegalStateException("More answers than items");
+                    throw new IllegalStateException("More turns than the " + expected + " items");
                 }
                 starts[found++] = i + prefix.length;
             }
         }
         if (found != expected) {
-            throw new IllegalStateException("Found " + found + " answers for " + expected + " items");
+            throw new IllegalStateException("Found " + found + " turns for " + expected + " items");
         }
         return starts;
     }
@@ -182,6 +275,9 @@ final class EpisodeBatch {
                 .logits(everyToken ? Logits.all() : Logits.at(rows)).outputManager(manager);
         if (training) {
             request.training();
+        }
+        if (visibleBefore != null) {
+            request.keyVisibleBefore(manager.create(visibleBefore, new Shape(layers, batch, length)));
         }
         NDArray logProbs = language.forward(request.build()).logits().logSoftmax(-1);           // (B, R or T, V)
         if (!everyToken) {

@@ -40,7 +40,8 @@ import tools.jackson.databind.json.JsonMapper;
  * <p>Usage: {@code TrainDemoModel [--out=models/emloc-demo] [--steps=3000] [--schedule-steps=STEPS] [--seed=1]
  * [--batch=8] [--min-ways=2] [--ways=5] [--min-demos=6] [--max-demos=16] [--lr=0.0005] [--warmup=100] [--clip=1.0]
  * [--eval-every=100] [--minutes=0] [--text-only=false] [--code-letters=3] [--init=DIR] [--lm-weight=0] [--describe=0]
- * [--describe-items=2] [--language-from=DIR] [--freeze-language=false] [--same-picture=0]}:
+ * [--describe-items=2] [--language-from=DIR] [--freeze-language=false] [--same-picture=0] [--prune=0]
+ * [--prune-min-drop=0.3] [--prune-max-drop=1.0] [--prune-chunks=4,10,20]}:
  * <ul>
  *   <li>{@code --schedule-steps}: length of the cosine schedule, when a run is meant to stop before its end;</li>
  *   <li>{@code --lm-weight}: adds that much of a language-modelling loss on every text token;</li>
@@ -52,6 +53,11 @@ import tools.jackson.databind.json.JsonMapper;
  *   <li>{@code --same-picture}: the fraction of in-context episodes whose pictures of a class are all one drawing
  *       (an exact-copy curriculum, {@link IclEpisodes#draw(java.util.SplittableRandom, int, int, int, boolean, int,
  *       boolean)}).</li>
+ *   <li>{@code --prune}: the fraction of in-context episodes trained under a pruning drill
+ *       ({@link EpisodeBatch.PruningDrill}): items cut into chunks of one of {@code --prune-chunks} demonstrations,
+ *       and at every layer each non-answer token of an earlier chunk hidden from later ones with a probability drawn
+ *       from {@code [--prune-min-drop, --prune-max-drop]}, so that the model learns to answer from what an EMLoC task
+ *       memory keeps.</li>
  * </ul>
  * Learning rate matters most: with this model's initialisation (weights ~ N(0, 0.02)) Adam at 0.003 or 0.0015 kept
  * the model on the plateau for thousands of steps, 0.0005 left it within a few hundred (docs/benchmarks.md).
@@ -67,7 +73,7 @@ public final class TrainDemoModel {
     record Plan(Path out, int steps, long seed, int batch, int ways, int minWays, int minDemos, int maxDemos, float lr, int warmup,
             int evalEvery, double minutes, boolean textOnly, Path init, float clip, float lmWeight, double describe,
             int describeItems, Path languageFrom, boolean freezeLanguage, int codeLetters,
-            int scheduleSteps, double samePicture) {
+            int scheduleSteps, double samePicture, EpisodeBatch.PruningDrill drill) {
 
         static Plan of(Map<String, String> o) {
             return new Plan(Path.of(o.getOrDefault("out", "models/emloc-demo")),
@@ -92,7 +98,12 @@ public final class TrainDemoModel {
                     Boolean.parseBoolean(o.getOrDefault("freeze-language", "false")),
                     Integer.parseInt(o.getOrDefault("code-letters", String.valueOf(IclEpisodes.CODE_LETTERS))),
                     Integer.parseInt(o.getOrDefault("schedule-steps", o.getOrDefault("steps", "3000"))),
-                    Double.parseDouble(o.getOrDefault("same-picture", "0")));
+                    Double.parseDouble(o.getOrDefault("same-picture", "0")),
+                    new EpisodeBatch.PruningDrill(Double.parseDouble(o.getOrDefault("prune", "0")),
+                            Double.parseDouble(o.getOrDefault("prune-min-drop", "0.3")),
+                            Double.parseDouble(o.getOrDefault("prune-max-drop", "1.0")),
+                            java.util.Arrays.stream(o.getOrDefault("prune-chunks", "4,10,20").split(","))
+                                    .mapToInt(c -> Integer.parseInt(c.trim())).toArray()));
         }
     }
 
@@ -133,6 +144,7 @@ public final class TrainDemoModel {
             double describeCorrect = 0;
             double describeTotal = 0;
             int window = 0;
+            double hiddenSum = 0;
             int step = 0;
             int skipped = 0;
             Engine.getInstance().setRandomSeed((int) plan.seed());
@@ -155,6 +167,10 @@ public final class TrainDemoModel {
                             : IclEpisodes.draw(data, ways, demos, 0, plan.textOnly(), plan.codeLetters(), samePicture).demos());
                 }
                 EpisodeBatch batch = EpisodeBatch.of(model, sequences, false);
+                if (!describing && plan.drill().active()) {
+                    batch.drill(data, model.language().config().numLayers(), plan.drill());
+                    hiddenSum += batch.hiddenFraction();
+                }
                 double[] result = step(model, weights, adam, batch, plan.clip(), plan.lmWeight());
                 if (Double.isNaN(result[0])) {
                     skipped++;
@@ -178,6 +194,9 @@ public final class TrainDemoModel {
                     point.put("trainLoss", lossSum / Math.max(1, window));
                     point.put("skippedSteps", skipped);
                     point.put("trainAccuracy", total == 0 ? 0 : correct / total);
+                    if (plan.drill().active()) {
+                        point.put("hiddenKeys", hiddenSum / Math.max(1, window));
+                    }
                     if (describeTotal > 0) {
                         point.put("describeAccuracy", describeCorrect / describeTotal);
                     }
@@ -195,6 +214,7 @@ public final class TrainDemoModel {
                     describeCorrect = 0;
                     describeTotal = 0;
                     window = 0;
+                    hiddenSum = 0;
                     DemoModel.save(model, template, plan.out());
                     summary = summary(plan, step, started, parameters, history);
                     Files.writeString(plan.out().resolve("training.json"),
@@ -240,6 +260,10 @@ public final class TrainDemoModel {
         summary.put("describeItems", plan.describeItems());
         summary.put("languageFrom", plan.languageFrom() == null ? null : plan.languageFrom().toString());
         summary.put("freezeLanguage", plan.freezeLanguage());
+        if (plan.drill().active()) {
+            summary.put("pruningDrill", Map.of("episodes", plan.drill().episodes(), "minDrop", plan.drill().minDrop(),
+                    "maxDrop", plan.drill().maxDrop(), "chunkSizes", plan.drill().chunkSizes()));
+        }
         if (plan.textOnly()) {
             summary.put("codeLetters", plan.codeLetters());
         }

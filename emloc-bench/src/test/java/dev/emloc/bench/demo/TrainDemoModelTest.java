@@ -1,6 +1,7 @@
 package dev.emloc.bench.demo;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -9,6 +10,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import ai.djl.training.optimizer.Adam;
 import dev.emloc.model.ModelOptions;
 import dev.emloc.vision.VisionLanguageModel;
@@ -50,5 +52,71 @@ class TrainDemoModelTest {
                         .containsExactly(after);
             }
         }
+    }
+
+    @Test
+    void aPruningDrillHidesOnlyNonAnswerTokensOfEarlierChunksAndOnlyFromLaterChunks() {
+        DemoModel.writeInitial(dir.resolve("text"), 5, true);
+        try (VisionLanguageModel model = VisionLanguageModel.load(dir.resolve("text"), ModelOptions.cpu(), VisionLimits.defaults())) {
+            SplittableRandom random = new SplittableRandom(4);
+            List<List<IclEpisodes.Item>> sequences = new ArrayList<>();
+            for (int b = 0; b < 2; b++) {
+                sequences.add(IclEpisodes.draw(random, 3, 6, 0, true).demos());
+            }
+            int layers = model.language().config().numLayers();
+            long imStart = model.chat().tokenizer().encode(dev.emloc.text.ChatFormat.IM_START)[0];
+            int header = model.chat().tokenizer().encode(dev.emloc.text.ChatFormat.IM_START + "assistant\n").length;
+            EpisodeBatch plain = EpisodeBatch.of(model, sequences, false);
+            EpisodeBatch drilled = EpisodeBatch.of(model, sequences, false);
+            drilled.drill(new SplittableRandom(1), layers, new EpisodeBatch.PruningDrill(1, 1, 1, new int[] {2}));
+            int length = drilled.length();
+            long[] ids = drilled.ids(0);
+            // Turn starts: system, then user/assistant pairs; items 0-1 and 2-3 are the earlier chunks, 4-5 the last.
+            List<Integer> turns = new ArrayList<>();
+            for (int i = 0; i < length; i++) {
+                if (ids[i] == imStart) {
+                    turns.add(i);
+                }
+            }
+            assertThat(turns).hasSize(13);
+            int[] visible = drilled.visibleBefore();
+            for (int l = 0; l < layers; l++) {
+                for (int b = 0; b < 2; b++) {
+                    for (int j = 0; j < length; j++) {
+                        int v = visible[(l * 2 + b) * length + j];
+                        int turn = turns.size() - 1;
+                        while (turns.get(turn) > j) {
+                            turn--;
+                        }
+                        int item = Math.max(0, (turn - 1) / 2);
+                        int answerStart = turn >= 2 && turn % 2 == 0 ? turns.get(turn) + header : -1;
+                        boolean inAnswer = answerStart >= 0 && j >= answerStart && j < answerStart + IclEpisodes.LABEL_LETTERS + 1;
+                        if (item >= 4) {
+                            assertThat(v).as("last chunk, token %d", j).isEqualTo(length);
+                        } else if (inAnswer) {
+                            assertThat(v).as("answer token %d", j).isEqualTo(length);
+                        } else {
+                            int chunkEnd = turns.get(1 + 2 * (item / 2 * 2 + 2));
+                            assertThat(v).as("token %d of item %d", j, item).isEqualTo(chunkEnd);
+                        }
+                    }
+                }
+            }
+            assertThat(drilled.hiddenFraction()).isBetween(0.3, 0.7);
+            try (NDManager manager = model.language().newRequestManager()) {
+                NDArray before = plain.logProbs(model, manager, false);
+                NDArray after = drilled.logProbs(model, manager, false);
+                // rows: 3 per item; items 0-1 see no earlier chunk, items 2-5 do
+                assertThat(after.get("0:2, 0:6").sub(before.get("0:2, 0:6")).abs().max().getFloat()).isLessThan(1e-5f);
+                assertThat(after.get("0:2, 6:").sub(before.get("0:2, 6:")).abs().max().getFloat()).isGreaterThan(1e-4f);
+            }
+            EpisodeBatch none = EpisodeBatch.of(model, sequences, false);
+            none.drill(new SplittableRandom(1), layers, new EpisodeBatch.PruningDrill(1, 0, 0, new int[] {2}));
+            assertThat(none.hiddenFraction()).isZero();
+        }
+        assertThatThrownBy(() -> new EpisodeBatch.PruningDrill(0.5, 0.8, 0.2, new int[] {4}))
+                .hasMessageContaining("0 <= min drop <= max drop <= 1");
+        assertThatThrownBy(() -> new EpisodeBatch.PruningDrill(0.5, 0.2, 0.8, new int[] {0}))
+                .hasMessageContaining("chunk sizes of at least 1");
     }
 }
