@@ -47,11 +47,13 @@ final class EpisodeBatch {
     private final int items;
     private final int[][] itemStarts;  // (B, items + 1): where each item's user turn starts (item 0 at 0, with the system turn), then T
     private final int[] answerStarts;  // (items): each answer's first token
+    private final int[] imageClasses;  // (B * items with pictures): each picture's class, episode-major
     private int[] visibleBefore;       // (L, B, T) flat, or null: simulated pruning of earlier chunks
+    private NDArray snapLoss;          // of the last forward with pictures
     private int layers;
 
     private EpisodeBatch(long[][] ids, List<ProcessedVision> vision, List<int[]> grids, int[] rows, long[][] targets,
-            float[][] mask, int items, int[][] itemStarts, int[] answerStarts) {
+            float[][] mask, int items, int[][] itemStarts, int[] answerStarts, int[] imageClasses) {
         this.ids = ids;
         this.layout = ids[0];
         this.vision = vision;
@@ -62,6 +64,7 @@ final class EpisodeBatch {
         this.items = items;
         this.itemStarts = itemStarts;
         this.answerStarts = answerStarts;
+        this.imageClasses = imageClasses;
     }
 
     /**
@@ -80,6 +83,7 @@ final class EpisodeBatch {
         int[] rows = null;
         int[] answerStarts = null;
         int[][] itemStarts = new int[batch][];
+        List<Integer> imageClasses = new ArrayList<>();
         long[][] targets = new long[batch][];
         float[][] mask = new float[batch][];
         for (int b = 0; b < batch; b++) {
@@ -95,6 +99,7 @@ final class EpisodeBatch {
                 if (item.image() != null) {
                     ProcessedVision processed = model.processor().processImage(item.image());
                     vision.add(processed);
+                    imageClasses.add(item.visualClass());
                     counts.add(processed.mergedTokenCount());
                     if (b == 0) {
                         grids.add(new int[] {processed.gridT(), processed.gridH(), processed.gridW()});
@@ -135,7 +140,8 @@ final class EpisodeBatch {
                 throw new IllegalArgumentException("Episodes of one batch must have the same answer positions");
             }
         }
-        return new EpisodeBatch(ids, vision, grids, rows, targets, mask, items, itemStarts, answerStarts);
+        return new EpisodeBatch(ids, vision, grids, rows, targets, mask, items, itemStarts, answerStarts,
+                imageClasses.stream().mapToInt(Integer::intValue).toArray());
     }
 
     /**
@@ -323,6 +329,7 @@ final class EpisodeBatch {
         }
         NDArray visual = model.vision().orElseThrow().encode(manager.create(pixels, new Shape(patches, patchDim)), allGrids,
                 training);                                                                         // (B*M, hidden)
+        snapLoss = snapLoss(model, manager, visual);
         int batch = ids.length;
         long hidden = text.getShape().get(2);
         visual = visual.reshape(batch, -1, hidden);                                                // (B, M, hidden)
@@ -343,6 +350,31 @@ final class EpisodeBatch {
             }
         }
         return NDArrays.concat(pieces, 1);
+    }
+
+    /**
+     * How far the merged vision tokens are from the embeddings of their class's {@link IclEpisodes#visualCode} letters
+     * (targets detached): squared distance over squared target norm, summed over tokens.
+     */
+    private NDArray snapLoss(VisionLanguageModel model, NDManager manager, NDArray visual) {
+        long[] letters = new long[(int) visual.getShape().get(0)];
+        int perImage = letters.length / imageClasses.length;
+        for (int i = 0; i < imageClasses.length; i++) {
+            long[] code = model.chat().tokenizer().encode(IclEpisodes.visualCode(imageClasses[i], perImage));
+            if (code.length != perImage) {
+                throw new IllegalStateException("A visual code must be one token per letter, got " + code.length + " tokens for "
+                        + perImage + " letters");
+            }
+            System.arraycopy(code, 0, letters, i * perImage, perImage);
+        }
+        NDArray target = model.language().embed(manager.create(letters, new Shape(1, letters.length)))
+                .reshape(visual.getShape()).stopGradient();
+        return visual.sub(target).square().sum().div(target.square().sum());
+    }
+
+    /** The snap loss of the last forward with pictures ({@link #snapLoss}), or null. */
+    NDArray snapLoss() {
+        return snapLoss;
     }
 
     /** Mean negative log-likelihood of the supervised answer tokens. */

@@ -199,6 +199,16 @@ public final class IclEpisodes {
         return sequence;
     }
 
+    /**
+     * The letters that the snap loss ({@code TrainDemoModel --snap}) pulls a picture's merged vision tokens towards,
+     * one upper-case letter per token: fixed for each class (seeded by it), the same for every picture of the class.
+     * Trained this way, the vision tower writes a picture into the language model as a code it already knows how
+     * to match in context (the text-only task's codes are upper-case letters too).
+     */
+    public static String visualCode(int visualClass, int tokens) {
+        return word(new SplittableRandom(0x5EEDL * 31 + visualClass), tokens, 'A');
+    }
+
     /** The fixed answer of the description task: colour letter then shape letter. */
     public static String descriptionCode(int visualClass) {
         return "" + COLOUR_LETTERS.charAt(ShapeImages.colour(visualClass)) + SHAPE_LETTERS.charAt(ShapeImages.shape(visualClass));

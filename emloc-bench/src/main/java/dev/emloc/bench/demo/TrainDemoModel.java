@@ -41,7 +41,7 @@ import tools.jackson.databind.json.JsonMapper;
  * [--batch=8] [--min-ways=2] [--ways=5] [--min-demos=6] [--max-demos=16] [--lr=0.0005] [--warmup=100] [--clip=1.0]
  * [--eval-every=100] [--minutes=0] [--text-only=false] [--code-letters=3] [--init=DIR] [--lm-weight=0] [--describe=0]
  * [--describe-items=2] [--language-from=DIR] [--freeze-language=false] [--same-picture=0] [--prune=0]
- * [--prune-min-drop=0.3] [--prune-max-drop=1.0] [--prune-chunks=4,10,20]}:
+ * [--prune-min-drop=0.3] [--prune-max-drop=1.0] [--prune-chunks=4,10,20] [--snap=0]}:
  * <ul>
  *   <li>{@code --schedule-steps}: length of the cosine schedule, when a run is meant to stop before its end;</li>
  *   <li>{@code --lm-weight}: adds that much of a language-modelling loss on every text token;</li>
@@ -58,6 +58,9 @@ import tools.jackson.databind.json.JsonMapper;
  *       and at every layer each non-answer token of an earlier chunk hidden from later ones with a probability drawn
  *       from {@code [--prune-min-drop, --prune-max-drop]}, so that the model learns to answer from what an EMLoC task
  *       memory keeps.</li>
+ *   <li>{@code --snap}: adds that much of a loss pulling each picture's merged vision tokens towards the embeddings of
+ *       its class's fixed letters ({@link IclEpisodes#visualCode}), so that pictures reach the language model as
+ *       codes like the text-only task's.</li>
  * </ul>
  * Learning rate matters most: with this model's initialisation (weights ~ N(0, 0.02)) Adam at 0.003 or 0.0015 kept
  * the model on the plateau for thousands of steps, 0.0005 left it within a few hundred (docs/benchmarks.md).
@@ -73,7 +76,7 @@ public final class TrainDemoModel {
     record Plan(Path out, int steps, long seed, int batch, int ways, int minWays, int minDemos, int maxDemos, float lr, int warmup,
             int evalEvery, double minutes, boolean textOnly, Path init, float clip, float lmWeight, double describe,
             int describeItems, Path languageFrom, boolean freezeLanguage, int codeLetters,
-            int scheduleSteps, double samePicture, EpisodeBatch.PruningDrill drill) {
+            int scheduleSteps, double samePicture, EpisodeBatch.PruningDrill drill, float snap) {
 
         static Plan of(Map<String, String> o) {
             return new Plan(Path.of(o.getOrDefault("out", "models/emloc-demo")),
@@ -103,7 +106,8 @@ public final class TrainDemoModel {
                             Double.parseDouble(o.getOrDefault("prune-min-drop", "0.3")),
                             Double.parseDouble(o.getOrDefault("prune-max-drop", "1.0")),
                             java.util.Arrays.stream(o.getOrDefault("prune-chunks", "4,10,20").split(","))
-                                    .mapToInt(c -> Integer.parseInt(c.trim())).toArray()));
+                                    .mapToInt(c -> Integer.parseInt(c.trim())).toArray()),
+                    Float.parseFloat(o.getOrDefault("snap", "0")));
         }
     }
 
@@ -145,6 +149,8 @@ public final class TrainDemoModel {
             double describeTotal = 0;
             int window = 0;
             double hiddenSum = 0;
+            double snapSum = 0;
+            int snapSteps = 0;
             int step = 0;
             int skipped = 0;
             Engine.getInstance().setRandomSeed((int) plan.seed());
@@ -171,11 +177,15 @@ public final class TrainDemoModel {
                     batch.drill(data, model.language().config().numLayers(), plan.drill());
                     hiddenSum += batch.hiddenFraction();
                 }
-                double[] result = step(model, weights, adam, batch, plan.clip(), plan.lmWeight());
+                double[] result = step(model, weights, adam, batch, plan.clip(), plan.lmWeight(), plan.snap());
                 if (Double.isNaN(result[0])) {
                     skipped++;
                     step++;
                     continue;
+                }
+                if (!Double.isNaN(result[3])) {
+                    snapSum += result[3];
+                    snapSteps++;
                 }
                 if (describing) {
                     describeCorrect += result[1];
@@ -197,6 +207,9 @@ public final class TrainDemoModel {
                     if (plan.drill().active()) {
                         point.put("hiddenKeys", hiddenSum / Math.max(1, window));
                     }
+                    if (snapSteps > 0) {
+                        point.put("snapLoss", snapSum / snapSteps);
+                    }
                     if (describeTotal > 0) {
                         point.put("describeAccuracy", describeCorrect / describeTotal);
                     }
@@ -207,7 +220,8 @@ public final class TrainDemoModel {
                     log("step %d (%.0f s): loss %.3f, train accuracy %.3f, held-out accuracy %.3f @16 demos, %.3f @32%s", step,
                             (System.nanoTime() - started) / 1e9, lossSum / Math.max(1, window), total == 0 ? 0 : correct / total,
                             point.get("heldOutAccuracy16"), point.get("heldOutAccuracy32"),
-                            describeTotal > 0 ? String.format(", description accuracy %.3f", describeCorrect / describeTotal) : "");
+                            (describeTotal > 0 ? String.format(", description accuracy %.3f", describeCorrect / describeTotal) : "")
+                            + (snapSteps > 0 ? String.format(", snap loss %.3f", snapSum / snapSteps) : ""));
                     lossSum = 0;
                     correct = 0;
                     total = 0;
@@ -215,6 +229,8 @@ public final class TrainDemoModel {
                     describeTotal = 0;
                     window = 0;
                     hiddenSum = 0;
+                    snapSum = 0;
+                    snapSteps = 0;
                     DemoModel.save(model, template, plan.out());
                     summary = summary(plan, step, started, parameters, history);
                     Files.writeString(plan.out().resolve("training.json"),
@@ -260,6 +276,7 @@ public final class TrainDemoModel {
         summary.put("describeItems", plan.describeItems());
         summary.put("languageFrom", plan.languageFrom() == null ? null : plan.languageFrom().toString());
         summary.put("freezeLanguage", plan.freezeLanguage());
+        summary.put("snap", plan.snap());
         if (plan.drill().active()) {
             summary.put("pruningDrill", Map.of("episodes", plan.drill().episodes(), "minDrop", plan.drill().minDrop(),
                     "maxDrop", plan.drill().maxDrop(), "chunkSizes", plan.drill().chunkSizes()));
@@ -273,34 +290,34 @@ public final class TrainDemoModel {
     }
 
     /**
-     * One optimisation step on {@code batch}: forward with autograd, backward, Adam. Returns the loss before the
-     * step, and the correct and total supervised answers (teacher-forced argmax).
-     */
-    static double[] step(VisionLanguageModel model, Map<String, NDArray> weights, Adam adam, EpisodeBatch batch, float clip) {
-        return step(model, weights, adam, batch, clip, 0);
-    }
-
-    /**
-     * As {@link #step(VisionLanguageModel, Map, Adam, EpisodeBatch, float)}, adding {@code lmWeight} times the
-     * language-modelling loss of every text token (repeated codes and labels then give induction signal on many more
-     * tokens than the answers alone); the returned loss is the answers' only.
+     * One optimisation step on {@code batch}: forward with autograd, backward, Adam. The loss is the supervised answers'
+     * negative log-likelihood, plus {@code lmWeight} times the language-modelling loss of every text token (repeated
+     * codes and labels then give induction signal on many more tokens than the answers alone), plus {@code snap} times
+     * the batch's snap loss ({@code --snap}). Returns the answers' loss before the step, the correct and total
+     * supervised answers (teacher-forced argmax), and the snap loss (NaN when not used).
      */
     static double[] step(VisionLanguageModel model, Map<String, NDArray> weights, Adam adam, EpisodeBatch batch, float clip,
-            float lmWeight) {
+            float lmWeight, float snap) {
         try (NDManager manager = model.language().newRequestManager()) {
             float loss;
+            double snapValue = Double.NaN;
             double[] c;
             try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
                 NDArray[] out = batch.logProbs(model, manager, true, lmWeight > 0);
                 NDArray logProbs = out[0];
                 NDArray lossArray = batch.loss(manager, logProbs);
-                collector.backward(lmWeight > 0 ? lossArray.add(out[1].mul(lmWeight)) : lossArray);
+                NDArray total = lmWeight > 0 ? lossArray.add(out[1].mul(lmWeight)) : lossArray;
+                if (snap > 0 && batch.snapLoss() != null) {
+                    total = total.add(batch.snapLoss().mul(snap));
+                    snapValue = batch.snapLoss().getFloat();
+                }
+                collector.backward(total);
                 loss = lossArray.getFloat();
                 c = batch.correctAnswers(logProbs);
             }
             GradMode.disableOnThisThread();
             boolean applied = applyAdam(adam, weights, clip, Float.isFinite(loss));
-            return new double[] {applied ? loss : Double.NaN, c[0], c[1]};
+            return new double[] {applied ? loss : Double.NaN, c[0], c[1], snapValue};
         }
     }
 
