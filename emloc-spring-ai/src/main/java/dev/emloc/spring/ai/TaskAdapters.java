@@ -1,6 +1,7 @@
 package dev.emloc.spring.ai;
 
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -134,7 +135,9 @@ public final class TaskAdapters implements AutoCloseable {
 
     /**
      * Compresses {@code more} demonstrations onto the stored memory of {@code taskId} (as if they had followed the
-     * first ones) and saves the result as the task's new generation, with the default TTL. Waits for it.
+     * first ones) and saves the result as the task's new generation. It keeps the taught memory's expiry: the new
+     * generation lives for what remained of the old one's lifetime, or without expiry (the store's default) if the old
+     * one had none. Waits for it.
      *
      * @throws UnknownTaskException when the task has no memory
      */
@@ -295,13 +298,22 @@ public final class TaskAdapters implements AutoCloseable {
         try (handle) {
             compressions.incrementAndGet();
             try (TaskMemory appended = compressor.append(handle.memory(), more, listener(key, report), cancelled)) {
-                TaskMemoryDescriptor saved = store.save(key, appended, defaultTtl);
+                TaskMemoryDescriptor saved = store.save(key, appended, remainingLifetime(handle.descriptor()));
                 report.accept(TeachProgress.done(key.taskId(), model.language().config().numLayers(), more.size()));
                 log.info("Appended {} demonstrations to task {}: now {}, generation {}", more.size(), key,
                         saved.demonstrationCount(), saved.generation());
                 return saved;
             }
         }
+    }
+
+    /** What remains of a stored memory's lifetime (at least a second), or null when it does not expire. */
+    private static Duration remainingLifetime(TaskMemoryDescriptor stored) {
+        if (stored.expiresAt() == null) {
+            return null;
+        }
+        Duration left = Duration.between(Instant.now(), stored.expiresAt());
+        return left.compareTo(Duration.ofSeconds(1)) < 0 ? Duration.ofSeconds(1) : left;
     }
 
     private static CompressionListener listener(TaskKey key, Consumer<TeachProgress> report) {

@@ -126,6 +126,18 @@ class TaskAdaptersTest {
     }
 
     @Test
+    void appendingKeepsTheTaughtMemorysExpiry() {
+        List<Demonstration> all = CompressorFixtures.textDemos(4, 5);
+        TaskMemoryDescriptor taught = adapters.teach("short-lived", all.subList(0, 2), java.time.Duration.ofHours(1));
+        assertThat(taught.expiresAt()).isNotNull();
+        TaskMemoryDescriptor appended = adapters.append("short-lived", all.subList(2, 4));
+        assertThat(appended.expiresAt()).isBetween(taught.expiresAt().minusSeconds(30), taught.expiresAt().plusSeconds(1));
+
+        adapters.teach("forever", all.subList(0, 2));
+        assertThat(adapters.append("forever", all.subList(2, 4)).expiresAt()).as("no expiry stays no expiry").isNull();
+    }
+
+    @Test
     void teachAsyncReportsProgressFromStartToDone() throws Exception {
         List<TeachProgress> events = new CopyOnWriteArrayList<>();
         TaskMemoryDescriptor descriptor = adapters.teachAsync("colours", CompressorFixtures.textDemos(4, 3), events::add)
