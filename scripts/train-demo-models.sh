@@ -2,7 +2,7 @@
 # Trains the demo models of issue 8 from seeded random weights, exactly as the checkpoints in models/ were trained
 # (docs/benchmarks.md, "In-context learning demo model"), then measures them with IclAccuracyBenchmark.
 #
-#   scripts/train-demo-models.sh [text|multimodal|all|multimodal-next] [OUTPUT_DIR]     (default: all, models-trained/)
+#   scripts/train-demo-models.sh [text|multimodal|all|text-drill|multimodal-snap|multimodal-next] [OUTPUT_DIR]     (default: all, models-trained/)
 #
 # CPU only, 2 cores: about 2 hours for the text-only model, 60 minutes for the multimodal one. Each phase writes a
 # complete checkpoint directory (with training.json) that the next phase starts from (--init). Runs are seeded; they
@@ -51,6 +51,28 @@ if [[ $what == multimodal || $what == all ]]; then
     --describe=0.2 --describe-items=2 --steps=2400 --schedule-steps=3000 --batch=16 --min-ways=2 --ways=5 \
     --min-demos=4 --max-demos=12 --lr=0.0003 --warmup=50 --eval-every=200 --seed=16
   accuracy "$out/emloc-demo-multimodal" 10 ""
+fi
+
+if [[ $what == text-drill ]]; then
+  # pruning drill on the committed text model (docs/benchmarks.md, "Pruning-aware training"): first chunks of
+  # 4/10/20 demonstrations (450 steps), then chunks of 1/2/4, so that every supervised answer sees earlier
+  # demonstrations pruned, as a query after a task memory does (600 steps); about 5 s a step on one core
+  start=$(realpath models/emloc-demo-text)
+  train --out="$out/text-drill-1" --init="$start" --text-only=true --lm-weight=1 --steps=450 --schedule-steps=1250 \
+    --batch=8 --min-ways=3 --ways=5 --min-demos=16 --max-demos=110 --lr=0.0002 --warmup=20 --eval-every=150 --seed=32 \
+    --prune=0.75 --prune-min-drop=0.3 --prune-max-drop=1.0 --prune-chunks=4,10,20
+  train --out="$out/text-drill-2" --init="$out/text-drill-1" --text-only=true --lm-weight=1 --steps=600 --schedule-steps=950 \
+    --batch=8 --min-ways=3 --ways=5 --min-demos=16 --max-demos=110 --lr=0.0002 --warmup=20 --eval-every=150 --seed=33 \
+    --prune=0.8 --prune-min-drop=0.3 --prune-max-drop=1.0 --prune-chunks=1,2,4
+  accuracy "$out/text-drill-2" 20 "--code-letters=3"
+fi
+
+if [[ $what == multimodal-snap ]]; then
+  # the snap run of docs/benchmarks.md: pictures pulled towards fixed letters, the text model's language model
+  train --out="$out/multimodal-snap" --init="$(realpath models/emloc-demo-multimodal-wip)" \
+    --language-from="$(realpath models/emloc-demo-text)" --snap=1 --lm-weight=0.5 --describe=0 --same-picture=0.3 \
+    --steps=4000 --batch=16 --min-ways=2 --ways=5 --min-demos=4 --max-demos=12 --lr=0.0003 --warmup=20 \
+    --eval-every=250 --seed=52
 fi
 
 if [[ $what == multimodal-next ]]; then
