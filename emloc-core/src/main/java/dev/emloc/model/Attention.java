@@ -151,15 +151,16 @@ final class Attention {
         long rows = shape.get(3);
         NDArray queries = qBlock.reshape(batch, numKvHeads, group * rows, headDim);
         NDArray scores = scores(queries, segments, group, rows, totalKeys);
-        if (firstQuery < totalKeys - 1) { // some key lies after the first query
+        boolean futureKeys = firstQuery < totalKeys - 1; // some key lies after the first query
+        if (futureKeys || visibleBefore != null) {
             NDArray positions = queries.getManager().arange(firstQuery, firstQuery + (int) rows, 1, DataType.INT32,
                     queries.getDevice());
-            scores = scores.add(futureMask(positions, totalKeys));
-        }
-        if (visibleBefore != null) {
-            NDArray positions = queries.getManager().arange(firstQuery, firstQuery + (int) rows, 1, DataType.INT32,
-                    queries.getDevice());
-            scores = scores.add(hiddenMask(positions, visibleBefore));
+            if (futureKeys) {
+                scores = scores.add(futureMask(positions, totalKeys));
+            }
+            if (visibleBefore != null) {
+                scores = scores.add(hiddenMask(positions, visibleBefore));
+            }
         }
         return scores.softmax(-1).toType(dtype, false).reshape(batch, numKvHeads, group * rows, totalKeys);
     }
@@ -254,10 +255,10 @@ final class Attention {
         NDArray selected = grouped.get(new NDIndex(":, :, :, {}", index)); // (B, G, r, n, D)
         NDArray queries = selected.reshape(batch, numKvHeads, (long) group * rows.length, headDim);
         NDArray scores = scores(queries, segments, group, rows.length, totalKeys);
-        NDArray mask = futureMask(index.toType(DataType.INT32, false).add(past), totalKeys);
-        NDArray masked = scores.add(mask);
+        NDArray positions = index.toType(DataType.INT32, false).add(past);
+        NDArray masked = scores.add(futureMask(positions, totalKeys));
         if (visibleBefore != null) {
-            masked = masked.add(hiddenMask(index.toType(DataType.INT32, false).add(past), visibleBefore));
+            masked = masked.add(hiddenMask(positions, visibleBefore));
         }
         NDArray probs = masked.softmax(-1);
         return probs.get(new NDIndex("..., {}:{}", range[0], range[1]))

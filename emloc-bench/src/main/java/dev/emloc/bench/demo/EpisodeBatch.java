@@ -45,12 +45,11 @@ final class EpisodeBatch {
     private final long[][] targets;    // (B, R)
     private final float[][] mask;      // (B, R): 1 where supervised
     private final int items;
-    private final int[][] itemStarts;  // (B, items + 1): where each item's user turn starts (item 0 at 0, with the system turn), then T
+    private final int[][] itemStarts;  // (B, items + 1): each item's user turn (item 0 at 0, with the system turn), then T
     private final int[] answerStarts;  // (items): each answer's first token
     private final int[] imageClasses;  // (B * items with pictures): each picture's class, episode-major
     private int[] visibleBefore;       // (L, B, T) flat, or null: simulated pruning of earlier chunks
     private NDArray snapLoss;          // of the last forward with pictures
-    private int layers;
 
     private EpisodeBatch(long[][] ids, List<ProcessedVision> vision, List<int[]> grids, int[] rows, long[][] targets,
             float[][] mask, int items, int[][] itemStarts, int[] answerStarts, int[] imageClasses) {
@@ -155,11 +154,12 @@ final class EpisodeBatch {
 
         PruningDrill {
             if (episodes < 0 || episodes > 1 || minDrop < 0 || maxDrop > 1 || minDrop > maxDrop) {
-                throw new IllegalArgumentException("Pruning drill needs 0 <= episodes <= 1 and 0 <= min drop <= max drop <= 1, got "
-                        + episodes + ", " + minDrop + ".." + maxDrop);
+                throw new IllegalArgumentException("Pruning drill needs 0 <= episodes <= 1 and 0 <= min drop <= max drop <= 1,"
+                        + " got " + episodes + ", " + minDrop + ".." + maxDrop);
             }
             if (chunkSizes.length == 0 || Arrays.stream(chunkSizes).anyMatch(c -> c < 1)) {
-                throw new IllegalArgumentException("Pruning drill needs chunk sizes of at least 1, got " + Arrays.toString(chunkSizes));
+                throw new IllegalArgumentException("Pruning drill needs chunk sizes of at least 1, got "
+                        + Arrays.toString(chunkSizes));
             }
         }
 
@@ -198,7 +198,6 @@ final class EpisodeBatch {
             }
         }
         this.visibleBefore = visible;
-        this.layers = numLayers;
     }
 
     /** The drawn drill, {@code (L, B, T)} flattened, or null. */
@@ -283,6 +282,7 @@ final class EpisodeBatch {
             request.training();
         }
         if (visibleBefore != null) {
+            int layers = visibleBefore.length / (batch * length);
             request.keyVisibleBefore(manager.create(visibleBefore, new Shape(layers, batch, length)));
         }
         NDArray logProbs = language.forward(request.build()).logits().logSoftmax(-1);           // (B, R or T, V)
