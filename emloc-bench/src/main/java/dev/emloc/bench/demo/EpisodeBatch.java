@@ -49,7 +49,7 @@ final class EpisodeBatch {
     private final int[] answerStarts;  // (items): each answer's first token
     private final int[] imageClasses;  // (B * items with pictures): each picture's class, episode-major
     private int[] visibleBefore;       // (L, B, T) flat, or null: simulated pruning of earlier chunks
-    private NDArray snapLoss;          // of the last forward with pictures
+    private NDArray visual;            // merged vision tokens of the last forward with pictures (B * M, hidden)
 
     private EpisodeBatch(long[][] ids, List<ProcessedVision> vision, List<int[]> grids, int[] rows, long[][] targets,
             float[][] mask, int items, int[][] itemStarts, int[] answerStarts, int[] imageClasses) {
@@ -329,7 +329,7 @@ final class EpisodeBatch {
         }
         NDArray visual = model.vision().orElseThrow().encode(manager.create(pixels, new Shape(patches, patchDim)), allGrids,
                 training);                                                                         // (B*M, hidden)
-        snapLoss = snapLoss(model, manager, visual);
+        this.visual = visual;
         int batch = ids.length;
         long hidden = text.getShape().get(2);
         visual = visual.reshape(batch, -1, hidden);                                                // (B, M, hidden)
@@ -353,10 +353,14 @@ final class EpisodeBatch {
     }
 
     /**
-     * How far the merged vision tokens are from the embeddings of their class's {@link IclEpisodes#visualCode} letters
-     * (targets detached): squared distance over squared target norm, summed over tokens.
+     * Snap loss of the last forward with pictures, or null without one: how far its merged vision tokens are from the
+     * embeddings of their class's {@link IclEpisodes#visualCode} letters (targets detached), as squared distance over
+     * squared target norm, summed over tokens. Computed only when asked for, in the arrays of {@code manager}.
      */
-    private NDArray snapLoss(VisionLanguageModel model, NDManager manager, NDArray visual) {
+    NDArray snapLoss(VisionLanguageModel model, NDManager manager) {
+        if (visual == null) {
+            return null;
+        }
         long[] letters = new long[(int) visual.getShape().get(0)];
         int perImage = letters.length / imageClasses.length;
         for (int i = 0; i < imageClasses.length; i++) {
@@ -370,11 +374,6 @@ final class EpisodeBatch {
         NDArray target = model.language().embed(manager.create(letters, new Shape(1, letters.length)))
                 .reshape(visual.getShape()).stopGradient();
         return visual.sub(target).square().sum().div(target.square().sum());
-    }
-
-    /** The snap loss of the last forward with pictures ({@link #snapLoss}), or null. */
-    NDArray snapLoss() {
-        return snapLoss;
     }
 
     /** Mean negative log-likelihood of the supervised answer tokens. */

@@ -175,7 +175,6 @@ public final class TrainDemoModel {
                 EpisodeBatch batch = EpisodeBatch.of(model, sequences, false);
                 if (!describing && plan.drill().active()) {
                     batch.drill(data, model.language().config().numLayers(), plan.drill());
-                    hiddenSum += batch.hiddenFraction();
                 }
                 double[] result = step(model, weights, adam, batch, plan.clip(), plan.lmWeight(), plan.snap());
                 if (Double.isNaN(result[0])) {
@@ -183,6 +182,7 @@ public final class TrainDemoModel {
                     step++;
                     continue;
                 }
+                hiddenSum += batch.hiddenFraction(); // 0 without a drill; averaged over the window's in-context steps
                 if (!Double.isNaN(result[3])) {
                     snapSum += result[3];
                     snapSteps++;
@@ -307,9 +307,10 @@ public final class TrainDemoModel {
                 NDArray logProbs = out[0];
                 NDArray lossArray = batch.loss(manager, logProbs);
                 NDArray total = lmWeight > 0 ? lossArray.add(out[1].mul(lmWeight)) : lossArray;
-                if (snap > 0 && batch.snapLoss() != null) {
-                    total = total.add(batch.snapLoss().mul(snap));
-                    snapValue = batch.snapLoss().getFloat();
+                NDArray snapLoss = snap > 0 ? batch.snapLoss(model, manager) : null;
+                if (snapLoss != null) {
+                    total = total.add(snapLoss.mul(snap));
+                    snapValue = snapLoss.getFloat();
                 }
                 collector.backward(total);
                 loss = lossArray.getFloat();
