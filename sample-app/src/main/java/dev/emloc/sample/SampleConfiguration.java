@@ -78,5 +78,10 @@ public class SampleConfiguration implements WebMvcConfigurer {
         String url = event.getApplicationContext() instanceof WebServerApplicationContext web
                 ? "http://localhost:" + web.getWebServer().getPort() + "/" : "(no web server)";
         log.info("EMLoC sample assistant ready at {} with {}", url, info.describe());
+        if (info.demoModel()) {
+            log.info("Task memories keep retention candidates [{}] of every chunk ({}): the demo model answers right only"
+                    + " from nearly whole memories (docs/sample-app.md)", event.getApplicationContext().getEnvironment()
+                    .getProperty(SampleEnvironment.RETENTION), SampleEnvironment.RETENTION);
+        }
     }
 }

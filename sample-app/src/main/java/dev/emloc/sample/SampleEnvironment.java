@@ -23,6 +23,11 @@ import org.springframework.core.env.MapPropertySource;
  * under its parent (so both a run from the repository root and {@code spring-boot:run} in {@code sample-app/} find
  * it). When neither exists and nothing else sets the property, {@link SampleConfiguration} stops the application with
  * {@link DemoModelNotFoundException} before the model is loaded, and {@link DemoModelFailureAnalyzer} explains.</li>
+ * <li>{@code spring.ai.emloc.compression.retention-candidates}: {@value #DEMO_MODEL_RETENTION} with the demo model
+ * found here (and unset by the user). The demo model answers right only from nearly whole memories: every smaller
+ * fraction passes EMLoC's per-layer divergence test on it and still turns its answers into one label
+ * (docs/benchmarks.md, "The multimodal demo model"), so the sample keeps 90% of every chunk at every layer, pruned by
+ * EMLoC's importance scores. Any other model gets the starter's defaults.</li>
  * <li>{@code spring.ai.emloc.memory.store}: {@code redis} when {@code spring.data.redis.*} points at a server (a
  * host, URL, port, Sentinel or Cluster), otherwise {@code in-memory}. Spring Data Redis is always on the classpath,
  * so without this the starter would pick Redis on localhost whether one runs there or not.</li>
@@ -36,6 +41,9 @@ public class SampleEnvironment implements EnvironmentPostProcessor, Ordered {
     static final String DEMO_MODEL = "emloc.sample.demo-model";
     static final String CHAT_MODEL = "spring.ai.model.chat";
     static final String SOURCE_NAME = "emlocSampleDefaults";
+    static final String RETENTION = "spring.ai.emloc.compression.retention-candidates";
+    /** The retention candidates with the demo model. */
+    static final String DEMO_MODEL_RETENTION = "0.9";
 
     /** Where the demo model is looked for, relative to the working directory, in this order. */
     static final List<Path> DEMO_MODEL_CANDIDATES = List.of(Path.of("models", "emloc-demo"), Path.of("..", "models", "emloc-demo"));
@@ -65,6 +73,9 @@ public class SampleEnvironment implements EnvironmentPostProcessor, Ordered {
             findDemoModel(workingDirectory).ifPresent(demo -> {
                 defaults.put(MODEL_PATH, demo.toString());
                 defaults.put(DEMO_MODEL, "true");
+                if (!isSet.test(RETENTION)) {
+                    defaults.put(RETENTION, DEMO_MODEL_RETENTION);
+                }
             });
         }
         if (!isSet.test(STORE)) {

@@ -27,7 +27,10 @@ class SampleEnvironmentTest {
 
         assertThat(SampleEnvironment.defaults(Map.<String, String>of()::get, repository))
                 .containsEntry(SampleEnvironment.MODEL_PATH, demo.toString())
-                .containsEntry(SampleEnvironment.DEMO_MODEL, "true");
+                .containsEntry(SampleEnvironment.DEMO_MODEL, "true")
+                .containsEntry(SampleEnvironment.RETENTION, "0.9");
+        assertThat(SampleEnvironment.defaults(Map.of(SampleEnvironment.RETENTION, "0.1, 0.2")::get, repository))
+                .containsEntry(SampleEnvironment.DEMO_MODEL, "true").doesNotContainKey(SampleEnvironment.RETENTION);
         assertThat(SampleEnvironment.defaults(Map.<String, String>of()::get, module))
                 .containsEntry(SampleEnvironment.MODEL_PATH, demo.toString());
 
@@ -56,7 +59,8 @@ class SampleEnvironmentTest {
     void aModelPathSetByTheUserIsLeftAlone() {
         Map<String, Object> defaults = SampleEnvironment.defaults(
                 Map.of(SampleEnvironment.MODEL_PATH, "/models/qwen")::get, root);
-        assertThat(defaults).doesNotContainKeys(SampleEnvironment.MODEL_PATH, SampleEnvironment.DEMO_MODEL);
+        assertThat(defaults).doesNotContainKeys(SampleEnvironment.MODEL_PATH, SampleEnvironment.DEMO_MODEL,
+                SampleEnvironment.RETENTION);
         SampleEnvironment.requireModelPath(Map.of(SampleEnvironment.MODEL_PATH, "/models/qwen")::get, root);
         SampleEnvironment.requireModelPath(Map.of(SampleEnvironment.CHAT_MODEL, "none")::get, root);
     }

@@ -72,6 +72,39 @@ public final class DemoModel {
         return builder.writeTo(dir);
     }
 
+    /** Copies the checkpoint directory {@code from} (its files, not subdirectories) into the directory {@code to}. */
+    public static void copyFiles(Path from, Path to) {
+        try (var files = Files.list(from)) {
+            for (Path file : files.filter(Files::isRegularFile).toList()) {
+                Files.copy(file, to.resolve(file.getFileName()), StandardCopyOption.REPLACE_EXISTING);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot copy the checkpoint " + from + " to " + to, e);
+        }
+    }
+
+    /**
+     * Rewrites the {@code preprocessor_config.json} of the checkpoint directory {@code dir} so that pictures are resized
+     * to about {@code pixels} pixels: {@code min_pixels = pixels}, {@code max_pixels = 2 * pixels}. With the demo model's
+     * patch 14 and merge 2, 784 (28 x 28) makes every picture whose long side is less than twice its short side one
+     * merged vision token (the 56 x 56 drawings included), one of exactly 2:1 two, and refuses more elongated ones
+     * ({@code smart_resize} cannot keep a side of 28); a {@code max_pixels} of exactly 784 would refuse every picture
+     * that is not square.
+     */
+    public static void setImagePixels(Path dir, int pixels) {
+        Path file = dir.resolve(PreprocessorConfig.FILE_NAME);
+        PreprocessorConfig config = PreprocessorConfig.read(file);
+        if (pixels < config.factor() * config.factor()) {
+            throw new IllegalArgumentException("A picture needs at least " + config.factor() * config.factor()
+                    + " pixels (one merged token of " + config.factor() + " x " + config.factor() + "), got " + pixels);
+        }
+        try {
+            Files.writeString(file, config.mutate().minPixels(pixels).maxPixels(2 * pixels).build().toJson());
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot write " + file, e);
+        }
+    }
+
     /**
      * Writes {@code model}'s current weights as a checkpoint directory {@code out}, with the configuration,
      * tokenizer and preprocessor files of {@code template}. Files are written beside and moved in, so a reader never

@@ -203,10 +203,17 @@ public final class IclEpisodes {
      * The letters that the snap loss ({@code TrainDemoModel --snap}) pulls a picture's merged vision tokens towards,
      * one upper-case letter per token: fixed for each class (seeded by it), the same for every picture of the class.
      * Trained this way, the vision tower writes a picture into the language model as a code it already knows how
-     * to match in context (the text-only task's codes are upper-case letters too).
+     * to match in context (the text-only task's codes are upper-case letters too). The first letter differs between
+     * classes ({@code 'A' + 11 * class mod 26}, injective for the {@value ShapeImages#CLASSES} classes), so even a
+     * one-token code tells every two classes apart; the other letters are seeded by the class.
      */
     public static String visualCode(int visualClass, int tokens) {
-        return word(new SplittableRandom(0x5EEDL * 31 + visualClass), tokens, 'A');
+        if (visualClass < 0 || visualClass >= ShapeImages.CLASSES || tokens < 1) {
+            throw new IllegalArgumentException("visualCode needs a class in 0.." + (ShapeImages.CLASSES - 1)
+                    + " and at least one token, got class " + visualClass + ", " + tokens + " tokens");
+        }
+        String rest = word(new SplittableRandom(0x5EEDL * 31 + visualClass), tokens, 'A').substring(1);
+        return (char) ('A' + visualClass * 11 % 26) + rest;
     }
 
     /** The fixed answer of the description task: colour letter then shape letter. */

@@ -41,7 +41,7 @@ import tools.jackson.databind.json.JsonMapper;
  * [--batch=8] [--min-ways=2] [--ways=5] [--min-demos=6] [--max-demos=16] [--lr=0.0005] [--warmup=100] [--clip=1.0]
  * [--eval-every=100] [--minutes=0] [--text-only=false] [--code-letters=3] [--init=DIR] [--lm-weight=0] [--describe=0]
  * [--describe-items=2] [--language-from=DIR] [--freeze-language=false] [--same-picture=0] [--prune=0]
- * [--prune-min-drop=0.3] [--prune-max-drop=1.0] [--prune-chunks=4,10,20] [--snap=0]}:
+ * [--prune-min-drop=0.3] [--prune-max-drop=1.0] [--prune-chunks=4,10,20] [--snap=0] [--image-pixels=0]}:
  * <ul>
  *   <li>{@code --schedule-steps}: length of the cosine schedule, when a run is meant to stop before its end;</li>
  *   <li>{@code --lm-weight}: adds that much of a language-modelling loss on every text token;</li>
@@ -61,6 +61,9 @@ import tools.jackson.databind.json.JsonMapper;
  *   <li>{@code --snap}: adds that much of a loss pulling each picture's merged vision tokens towards the embeddings of
  *       its class's fixed letters ({@link IclEpisodes#visualCode}), so that pictures reach the language model as
  *       codes like the text-only task's.</li>
+ *   <li>{@code --image-pixels}: sets the pixel budget of the run's preprocessor configuration (and so of the
+ *       checkpoints it saves) to that many pixels: 784 (28 x 28) makes each picture one merged vision token
+ *       ({@link DemoModel#setImagePixels}).</li>
  * </ul>
  * Learning rate matters most: with this model's initialisation (weights ~ N(0, 0.02)) Adam at 0.003 or 0.0015 kept
  * the model on the plateau for thousands of steps, 0.0005 left it within a few hundred (docs/benchmarks.md).
@@ -76,7 +79,7 @@ public final class TrainDemoModel {
     record Plan(Path out, int steps, long seed, int batch, int ways, int minWays, int minDemos, int maxDemos, float lr, int warmup,
             int evalEvery, double minutes, boolean textOnly, Path init, float clip, float lmWeight, double describe,
             int describeItems, Path languageFrom, boolean freezeLanguage, int codeLetters,
-            int scheduleSteps, double samePicture, EpisodeBatch.PruningDrill drill, float snap) {
+            int scheduleSteps, double samePicture, EpisodeBatch.PruningDrill drill, float snap, int imagePixels) {
 
         static Plan of(Map<String, String> o) {
             return new Plan(Path.of(o.getOrDefault("out", "models/emloc-demo")),
@@ -107,7 +110,8 @@ public final class TrainDemoModel {
                             Double.parseDouble(o.getOrDefault("prune-max-drop", "1.0")),
                             java.util.Arrays.stream(o.getOrDefault("prune-chunks", "4,10,20").split(","))
                                     .mapToInt(c -> Integer.parseInt(c.trim())).toArray()),
-                    Float.parseFloat(o.getOrDefault("snap", "0")));
+                    Float.parseFloat(o.getOrDefault("snap", "0")),
+                    Integer.parseInt(o.getOrDefault("image-pixels", "0")));
         }
     }
 
@@ -123,6 +127,17 @@ public final class TrainDemoModel {
         if (template == null) {
             scratch = Files.createTempDirectory("emloc-demo-init-");
             template = DemoModel.writeInitial(scratch, plan.seed(), plan.textOnly());
+        }
+        if (plan.imagePixels() > 0) {
+            if (plan.textOnly()) {
+                throw new IllegalArgumentException("--image-pixels needs pictures; remove it or --text-only=true");
+            }
+            if (scratch == null) {
+                scratch = Files.createTempDirectory("emloc-demo-init-");
+                DemoModel.copyFiles(template, scratch);
+                template = scratch;
+            }
+            DemoModel.setImagePixels(template, plan.imagePixels());
         }
         List<Map<String, Object>> history = new ArrayList<>();
         Map<String, Object> summary = new LinkedHashMap<>();

@@ -146,4 +146,20 @@ class IclEpisodesTest {
         assertThat(IclEpisodes.spell(new SplittableRandom(3), 5, 1)).allMatch(item -> item.label().equals(
                 (item.code() + item.code()).toLowerCase()));
     }
+
+    @Test
+    void visualCodesTellEveryTwoClassesApartByTheirFirstLetter() {
+        Set<Character> first = new HashSet<>();
+        for (int c = 0; c < ShapeImages.CLASSES; c++) {
+            String code = IclEpisodes.visualCode(c, 4);
+            assertThat(code).matches("[A-Z]{4}").startsWith(IclEpisodes.visualCode(c, 1));
+            assertThat(IclEpisodes.visualCode(c, 4)).isEqualTo(code);
+            first.add(code.charAt(0));
+        }
+        assertThat(first).hasSize(ShapeImages.CLASSES);
+        assertThatThrownBy(() -> IclEpisodes.visualCode(ShapeImages.CLASSES, 1)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("class in 0..23");
+        assertThatThrownBy(() -> IclEpisodes.visualCode(0, 0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("0 tokens");
+    }
 }

@@ -3,6 +3,8 @@ package dev.emloc.bench.demo;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,6 +15,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.optimizer.Adam;
 import dev.emloc.model.ModelOptions;
+import dev.emloc.vision.ImageInputException;
+import dev.emloc.vision.RgbImage;
 import dev.emloc.vision.VisionLanguageModel;
 import dev.emloc.vision.VisionLimits;
 import org.junit.jupiter.api.Test;
@@ -128,5 +132,34 @@ class TrainDemoModelTest {
                 .hasMessageContaining("0 <= min drop <= max drop <= 1");
         assertThatThrownBy(() -> new EpisodeBatch.PruningDrill(0.5, 0.2, 0.8, new int[] {0}))
                 .hasMessageContaining("chunk sizes of at least 1");
+    }
+
+    @Test
+    void imagePixelsFixHowManyVisionTokensAPictureBecomes() throws IOException {
+        Path checkpoint = DemoModel.writeInitial(dir.resolve("pixels"), 3, false);
+        RgbImage picture = ShapeImages.draw(5, new SplittableRandom(2));
+        try (VisionLanguageModel model = VisionLanguageModel.load(checkpoint, ModelOptions.cpu(), VisionLimits.defaults())) {
+            assertThat(model.processor().processImage(picture).mergedTokenCount()).isEqualTo(4); // 56 x 56 as drawn
+        }
+        DemoModel.setImagePixels(checkpoint, 28 * 28);
+        try (VisionLanguageModel model = VisionLanguageModel.load(checkpoint, ModelOptions.cpu(), VisionLimits.defaults())) {
+            assertThat(model.processor().config().minPixels()).isEqualTo(784);
+            assertThat(model.processor().config().maxPixels()).isEqualTo(2 * 784);
+            assertThat(model.processor().processImage(picture).mergedTokenCount()).isEqualTo(1);
+            assertThat(tokens(model, 300, 200)).isEqualTo(1); // photographs' 3:2 and 4:3 too
+            assertThat(tokens(model, 400, 300)).isEqualTo(1);
+            assertThat(tokens(model, 400, 200)).isEqualTo(2);
+            assertThatThrownBy(() -> tokens(model, 300, 100)).isInstanceOf(ImageInputException.class)
+                    .hasMessageContaining("cannot fit max_pixels 1568");
+        }
+        assertThatThrownBy(() -> DemoModel.setImagePixels(checkpoint, 700)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("at least 784 pixels");
+        Path copy = dir.resolve("copy");
+        DemoModel.copyFiles(checkpoint, Files.createDirectories(copy));
+        assertThat(copy.resolve("model.safetensors")).hasSameBinaryContentAs(checkpoint.resolve("model.safetensors"));
+    }
+
+    private static int tokens(VisionLanguageModel model, int width, int height) {
+        return model.processor().processImage(new RgbImage(width, height, new byte[width * height * 3])).mergedTokenCount();
     }
 }
