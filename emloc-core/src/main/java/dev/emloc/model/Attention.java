@@ -74,7 +74,8 @@ final class Attention {
         NDArray q = project(x, qWeight, qBias, numHeads);   // (B, H, T, D)
         NDArray k = project(x, kWeight, kBias, numKvHeads); // (B, G, T, D)
         NDArray v = project(x, vWeight, vBias, numKvHeads); // (B, G, T, D)
-        q = RotaryEmbedding.apply(q, cos, sin).mul((float) (1.0 / Math.sqrt(headDim)));
+        q = RotaryEmbedding.apply(q, cos, sin);
+        q = q.mul(OwnedArrays.scalar(q, (float) (1.0 / Math.sqrt(headDim)))); // not mul(float): see OwnedArrays
         k = RotaryEmbedding.apply(k, cos, sin);
 
         List<NDArray[]> segments;

@@ -278,10 +278,11 @@ public final class QwenModel implements AutoCloseable {
                 }
                 flat[i] = (long) batchIndex[i] * tokens + rows[i];
             }
-            NDArray index = hidden.getManager().create(flat).toDevice(device(), false);
+            NDArray index = OwnedArrays.longs(hidden.getManager(), flat, new Shape(flat.length), device()); // autograd keeps it
             chosen = hidden.reshape(batch * tokens, config.hiddenSize()).get(new NDIndex("{}", index)).expandDims(0);
         } else if (rows != null) {
-            NDArray index = hidden.getManager().create(Arrays.stream(rows).asLongStream().toArray()).toDevice(device(), false);
+            NDArray index = OwnedArrays.longs(hidden.getManager(), Arrays.stream(rows).asLongStream().toArray(),
+                    new Shape(rows.length), device());
             chosen = hidden.get(new NDIndex(":, {}", index));
         }
         return Linear.linear(finalNorm.forward(chosen), lmHead).singletonOrThrow().toType(DataType.FLOAT32, false);

@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.core.Linear;
+import dev.emloc.model.OwnedArrays;
 
 /**
  * Bidirectional multi-head self-attention with 2-D rotary positions, restricted to segments: a patch attends to the
@@ -51,7 +52,8 @@ final class VisionAttention {
                 .reshape(tokens, 3, numHeads, headDim)
                 .transpose(1, 2, 0, 3); // (3, H, N, D)
         float scale = (float) (1.0 / Math.sqrt(headDim));
-        NDArray q = VisionRotaryEmbedding.apply(qkv.get(0), cos, sin).mul(scale).toType(dtype, false); // (H, N, D)
+        NDArray rotated = VisionRotaryEmbedding.apply(qkv.get(0), cos, sin);
+        NDArray q = rotated.mul(OwnedArrays.scalar(rotated, scale)).toType(dtype, false);                 // (H, N, D)
         NDArray k = VisionRotaryEmbedding.apply(qkv.get(1), cos, sin).toType(dtype, false);            // (H, N, D)
         NDArray v = qkv.get(2);                                                                        // (H, N, D)
 

@@ -3,6 +3,7 @@ package dev.emloc.vision;
 import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Activation;
 import ai.djl.nn.core.Linear;
+import dev.emloc.model.OwnedArrays;
 
 /** The block feed-forward: {@code fc2(quickGelu(fc1(x)))}. */
 final class VisionMlp {
@@ -27,6 +28,6 @@ final class VisionMlp {
 
     /** OpenAI CLIP's cheap GELU approximation, {@code x * sigmoid(1.702 x)} ({@code transformers}' {@code quick_gelu}). */
     static NDArray quickGelu(NDArray x) {
-        return x.mul(Activation.sigmoid(x.mul(1.702f)));
+        return x.mul(Activation.sigmoid(x.mul(OwnedArrays.scalar(x, 1.702f)))); // not mul(float): see OwnedArrays
     }
 }

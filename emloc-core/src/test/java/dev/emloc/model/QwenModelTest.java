@@ -415,6 +415,65 @@ class QwenModelTest {
     }
 
     @Test
+    void gradientsAreTheSameWhenAGarbageCollectionRunsBeforeTheBackwardPass() throws Exception {
+        // Autograd keeps some operands of the forward for the backward pass: the index that picks the chosen logit
+        // rows, the scale of the queries. Made by DJL from Java values, they wrapped Java-owned memory that a garbage
+        // collection freed before the backward read it (see OwnedArrays): rare non-finite gradients in training.
+        // FreedMemory makes that happen every time, so before the fix this test failed on its first round.
+        int[] batchRows = {1, 0, 1};
+        int[] positions = {6, 2, 0};
+        List<String> names = List.of(WeightNames.lmHead(), WeightNames.layer(0, "self_attn.q_proj.weight"),
+                WeightNames.layer(1, "mlp.gate_proj.weight"));
+        try (QwenModel trainable = RandomWeights.model(config, 11); NDManager m = trainable.newRequestManager()) {
+            trainable.parameters().values().forEach(w -> w.setRequiresGradient(true));
+            NDArray ids = ids(m, 2, 7, 12);
+            Random seeded = new Random(3);
+            float[] values = new float[batchRows.length * config.vocabSize()];
+            for (int i = 0; i < values.length; i++) {
+                values[i] = (float) seeded.nextGaussian();
+            }
+            NDArray direction = m.create(values, new Shape(1, batchRows.length, config.vocabSize()));
+            List<float[]> expected = new ArrayList<>();
+            try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                NDArray all = trainable.forward(ForwardRequest.tokens(ids).logits(Logits.all()).training().build()).logits();
+                long[] flat = new long[batchRows.length];
+                for (int i = 0; i < flat.length; i++) {
+                    flat[i] = (long) batchRows[i] * 7 + positions[i];
+                }
+                NDArray chosen = all.reshape(2 * 7, config.vocabSize()).get(new NDIndex("{}", m.create(flat))).expandDims(0);
+                collector.backward(chosen.mul(direction).sum()); // no collection here: m keeps every operand alive
+                for (String name : names) {
+                    expected.add(trainable.parameters().get(name).getGradient().toFloatArray());
+                }
+            }
+            zeroGradients(trainable);
+            for (int round = 0; round < 3; round++) {
+                try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                    NDArray pairs = trainable.forward(ForwardRequest.tokens(ids).logits(Logits.pairs(batchRows, positions))
+                            .training().build()).logits();
+                    NDArray loss = pairs.mul(direction).sum();
+                    assertThat(FreedMemory.overwrite()).isPositive();
+                    collector.backward(loss);
+                    for (int i = 0; i < names.size(); i++) {
+                        assertThat(trainable.parameters().get(names.get(i)).getGradient().toFloatArray())
+                                .as("%s, round %d", names.get(i), round)
+                                .containsExactly(expected.get(i), org.assertj.core.data.Offset.offset(1e-5f));
+                    }
+                }
+                zeroGradients(trainable);
+            }
+        }
+    }
+
+    private static void zeroGradients(QwenModel model) {
+        for (NDArray weight : model.parameters().values()) {
+            try (NDArray gradient = weight.getGradient()) {
+                gradient.set(new NDIndex(":"), 0);
+            }
+        }
+    }
+
+    @Test
     void aWorkerThreadRunsInferenceWithAutogradOff() throws Exception {
         java.util.concurrent.ExecutorService worker = java.util.concurrent.Executors.newSingleThreadExecutor();
         try {

@@ -6,14 +6,18 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.util.ArrayList;
 import java.util.List;
 
+import ai.djl.engine.Engine;
 import ai.djl.ndarray.BaseNDManager;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
+import ai.djl.training.GradientCollector;
+import dev.emloc.model.FreedMemory;
 import dev.emloc.model.GradMode;
 import dev.emloc.model.WeightNames;
 import org.junit.jupiter.api.AfterAll;
@@ -172,6 +176,48 @@ class VisionTowerTest {
             }
         }
         assertThat(tower.liveArrayCount()).isEqualTo(before);
+    }
+
+    @Test
+    void trainingGradientsAreTheSameWhenAGarbageCollectionRunsBeforeTheBackwardPass() throws Exception {
+        // The query scale and QuickGELU's 1.702 were multiplied as Java numbers: DJL made them arrays over Java-owned
+        // memory and freed them, while autograd kept them for the backward pass (see OwnedArrays).
+        List<int[]> grids = List.of(new int[] {1, 4, 4});
+        float[] pixels = VisionFixtures.pixels(CONFIG, 16, 5);
+        List<String> names = List.of(WeightNames.visionPatchEmbed(), WeightNames.visionBlock(0, "attn.qkv.weight"),
+                WeightNames.visionBlock(1, "mlp.fc1.weight"));
+        try (VisionTower trainable = VisionFixtures.tower(CONFIG, SEED, DataType.FLOAT32);
+                NDManager m = trainable.newRequestManager()) {
+            trainable.parameters().values().forEach(w -> w.setRequiresGradient(true));
+            NDArray input = VisionFixtures.rows(m, CONFIG, pixels, 0, 16);
+            NDArray direction = m.randomNormal(new Shape(4, CONFIG.hiddenSize()));
+            List<float[]> expected = null;
+            for (int round = 0; round < 4; round++) {
+                try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                    NDArray loss = trainable.encode(input, grids, true).mul(direction).sum();
+                    if (round > 0) {
+                        assertThat(FreedMemory.overwrite()).isPositive();
+                    }
+                    collector.backward(loss);
+                    List<float[]> gradients = new ArrayList<>();
+                    for (String name : names) {
+                        try (NDArray gradient = trainable.parameters().get(name).getGradient()) {
+                            gradients.add(gradient.toFloatArray());
+                            gradient.set(new NDIndex(":"), 0);
+                        }
+                    }
+                    if (expected == null) {
+                        expected = gradients;
+                    } else {
+                        for (int i = 0; i < names.size(); i++) {
+                            assertThat(gradients.get(i)).as("%s, round %d", names.get(i), round)
+                                    .containsExactly(expected.get(i), org.assertj.core.data.Offset.offset(1e-5f));
+                        }
+                    }
+                }
+            }
+            assertThat(expected.get(0)).as("the gradient reaches the patch embedding").isNotEqualTo(new float[expected.get(0).length]);
+        }
     }
 
     @Test

@@ -17,6 +17,7 @@ import ai.djl.ndarray.types.Shape;
 import dev.emloc.model.ForwardRequest;
 import dev.emloc.model.Logits;
 import dev.emloc.model.MultimodalPositions;
+import dev.emloc.model.OwnedArrays;
 import dev.emloc.model.QwenModel;
 import dev.emloc.text.ChatFormat;
 import dev.emloc.text.ChatMessage;
@@ -302,7 +303,8 @@ final class EpisodeBatch {
         NDArray picked = predicting.mul(manager.create(next, new Shape(batch, length - 1))
                 .oneHot((int) logProbs.getShape().get(2))).sum(new int[] {2});                      // (B, T-1)
         NDArray weights = manager.create(weight, new Shape(batch, length - 1));
-        NDArray lmLoss = picked.mul(weights).sum().neg().div(Math.max(1f, sum(weight)));
+        NDArray lmSum = picked.mul(weights).sum().neg();
+        NDArray lmLoss = lmSum.div(OwnedArrays.scalar(lmSum, Math.max(1f, sum(weight)))); // not div(float): see OwnedArrays
         NDArray index = manager.create(java.util.Arrays.stream(rows).asLongStream().toArray());
         return new NDArray[] {logProbs.get(new NDIndex(":, {}", index)), lmLoss};
     }
@@ -381,7 +383,8 @@ final class EpisodeBatch {
         long vocab = logProbs.getShape().get(2);
         NDArray picked = logProbs.mul(manager.create(targets).oneHot((int) vocab)).sum(new int[] {2});  // (B, R)
         NDArray weights = manager.create(mask);
-        return picked.mul(weights).sum().neg().div(Math.max(1f, sumOf(mask)));
+        NDArray total = picked.mul(weights).sum().neg();
+        return total.div(OwnedArrays.scalar(total, Math.max(1f, sumOf(mask))));                      // not div(float): see OwnedArrays
     }
 
     /** Fraction of supervised answers whose every token (letters and {@code <|im_end|>}) is the argmax. */

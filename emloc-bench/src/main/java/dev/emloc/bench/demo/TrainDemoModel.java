@@ -21,6 +21,7 @@ import dev.emloc.bench.BenchOptions;
 import dev.emloc.bench.CompressionBenchmark;
 import dev.emloc.model.GradMode;
 import dev.emloc.model.ModelOptions;
+import dev.emloc.model.OwnedArrays;
 import dev.emloc.vision.VisionLanguageModel;
 import dev.emloc.vision.VisionLimits;
 import tools.jackson.databind.json.JsonMapper;
@@ -321,10 +322,11 @@ public final class TrainDemoModel {
                 NDArray[] out = batch.logProbs(model, manager, true, lmWeight > 0);
                 NDArray logProbs = out[0];
                 NDArray lossArray = batch.loss(manager, logProbs);
-                NDArray total = lmWeight > 0 ? lossArray.add(out[1].mul(lmWeight)) : lossArray;
+                // weights as arrays, not mul(float): autograd keeps the factor, and DJL's own scalar is freed (OwnedArrays)
+                NDArray total = lmWeight > 0 ? lossArray.add(out[1].mul(OwnedArrays.scalar(out[1], lmWeight))) : lossArray;
                 NDArray snapLoss = snap > 0 ? batch.snapLoss(model, manager) : null;
                 if (snapLoss != null) {
-                    total = total.add(snapLoss.mul(snap));
+                    total = total.add(snapLoss.mul(OwnedArrays.scalar(snapLoss, snap)));
                     snapValue = snapLoss.getFloat();
                 }
                 collector.backward(total);

@@ -42,18 +42,12 @@ class TrainDemoModelTest {
             Adam adam = TrainDemoModel.adam(3e-3f, 1, 20);
             double[] first = TrainDemoModel.step(model, weights, adam, batch, 1f, 0f, 1f);
             double[] last = first;
-            int skipped = 0;
             for (int i = 0; i < 7; i++) {
-                double[] result = TrainDemoModel.step(model, weights, adam, batch, 1f, 0f, 1f);
-                // A step whose gradient is not finite is skipped and reports NaN (about 0.1-0.7% of steps, more with
-                // --snap); the loss is read from the last step that was applied.
-                if (Double.isNaN(result[0])) {
-                    skipped++;
-                } else {
-                    last = result;
-                }
+                last = TrainDemoModel.step(model, weights, adam, batch, 1f, 0f, 1f);
+                // A step with a non-finite gradient is skipped and reports NaN. Such steps came from freed memory read
+                // by the backward pass (fixed, see OwnedArrays); none is expected any more.
+                assertThat(last[0]).as("loss of step %d (NaN: skipped as not finite)", i + 2).isFinite();
             }
-            assertThat(skipped).as("steps skipped as not finite").isLessThanOrEqualTo(1);
             assertThat(last[0]).isLessThan(first[0] * 0.8);
             assertThat(last[3]).as("snap loss (pictures towards their class's letters)").isLessThan(first[3] * 0.8);
             float[] after = weights.get("visual.patch_embed.proj.weight").toFloatArray();
