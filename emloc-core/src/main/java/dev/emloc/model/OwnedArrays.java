@@ -31,7 +31,7 @@ public final class OwnedArrays {
     }
 
     /**
-     * {@code value} as a 0-dimensional float32 array on {@code like}'s device, made by libtorch:
+     * {@code value} as a 0-dimensional float32 array made by libtorch in {@code like}'s manager (on its device):
      * {@code x.mul(scalar(x, s))} instead of {@code x.mul(s)}. It is the array DJL itself makes for {@code x.mul(s)}
      * (a 0-dimensional float32, which takes {@code x}'s type in the operation), so results are unchanged.
      */
