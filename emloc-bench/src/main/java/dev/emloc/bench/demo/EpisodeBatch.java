@@ -303,8 +303,7 @@ final class EpisodeBatch {
         NDArray picked = predicting.mul(manager.create(next, new Shape(batch, length - 1))
                 .oneHot((int) logProbs.getShape().get(2))).sum(new int[] {2});                      // (B, T-1)
         NDArray weights = manager.create(weight, new Shape(batch, length - 1));
-        NDArray lmSum = picked.mul(weights).sum().neg();
-        NDArray lmLoss = lmSum.div(OwnedArrays.scalar(lmSum, Math.max(1f, sum(weight)))); // not div(float): see OwnedArrays
+        NDArray lmLoss = negativeMean(picked, weights, sum(weight));
         NDArray index = manager.create(java.util.Arrays.stream(rows).asLongStream().toArray());
         return new NDArray[] {logProbs.get(new NDIndex(":, {}", index)), lmLoss};
     }
@@ -383,8 +382,13 @@ final class EpisodeBatch {
         long vocab = logProbs.getShape().get(2);
         NDArray picked = logProbs.mul(manager.create(targets).oneHot((int) vocab)).sum(new int[] {2});  // (B, R)
         NDArray weights = manager.create(mask);
+        return negativeMean(picked, weights, sumOf(mask));
+    }
+
+    /** {@code -sum(picked * weights) / max(1, count)}: the mean negative log-likelihood of the weighted entries. */
+    private static NDArray negativeMean(NDArray picked, NDArray weights, float count) {
         NDArray total = picked.mul(weights).sum().neg();
-        return total.div(OwnedArrays.scalar(total, Math.max(1f, sumOf(mask))));                      // not div(float): see OwnedArrays
+        return total.div(OwnedArrays.scalar(total, Math.max(1f, count))); // not div(float): see OwnedArrays
     }
 
     /** Fraction of supervised answers whose every token (letters and {@code <|im_end|>}) is the argmax. */
